@@ -7,11 +7,15 @@ joins the parts into one user turn and an answer stem.
 
 from __future__ import annotations
 
+import datetime
+import functools
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
-from .schemas import Conversation, Message, Position
+from .schemas import Conversation, Message, Position, sha256_hex
 
-__all__ = ["PromptParts", "render_plain"]
+__all__ = ["PromptParts", "render_chat", "render_plain", "template_hash"]
 
 
 class PromptParts(BaseModel):
@@ -78,3 +82,51 @@ def render_plain(conversation: Conversation) -> str:
     """
     body = "\n\n".join(message.content for message in conversation.messages)
     return f"{body}\n\n{conversation.answer_stem}"
+
+
+def render_chat(
+    template: str,
+    conversation: Conversation,
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+) -> str:
+    """Render a conversation with a Jinja chat template, then append the answer stem.
+
+    The template is run in Jinja's immutable sandbox, so a template from a model
+    file cannot reach Python objects. It is rendered with
+    ``add_generation_prompt=True``, which opens the assistant turn, and the
+    answer stem is appended right after, so the stem is the start of the
+    assistant's answer.
+    """
+    environment = _chat_environment()
+    compiled = environment.from_string(template)
+    messages = [message.model_dump() for message in conversation.messages]
+    rendered = compiled.render(
+        messages=messages,
+        add_generation_prompt=True,
+        bos_token=bos_token,
+        eos_token=eos_token,
+    )
+    return rendered + conversation.answer_stem
+
+
+def template_hash(template: str | None) -> str | None:
+    """Return the SHA-256 of a chat template, or ``None`` without one."""
+    return None if template is None else sha256_hex(template)
+
+
+@functools.lru_cache(maxsize=1)
+def _chat_environment() -> Any:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise ValueError(f"chat template error: {message}")
+
+    def strftime_now(fmt: str) -> str:
+        return datetime.datetime.now(datetime.timezone.utc).strftime(fmt)
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    environment.globals["raise_exception"] = raise_exception
+    environment.globals["strftime_now"] = strftime_now
+    return environment
