@@ -126,7 +126,9 @@ def _chat_environment() -> Any:
     def strftime_now(fmt: str) -> str:
         return datetime.datetime.now(datetime.timezone.utc).strftime(fmt)
 
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+    )
     environment.globals["raise_exception"] = raise_exception
     environment.globals["strftime_now"] = strftime_now
     return environment
