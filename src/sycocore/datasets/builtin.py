@@ -3,5 +3,10 @@
 from __future__ import annotations
 
 from .base import Dataset
+from .countries import CountriesDataset
+from .custom import FileDataset
 
-BUILTIN_DATASETS: list[type[Dataset]] = []
+BUILTIN_DATASETS: list[type[Dataset]] = [
+    CountriesDataset,
+    FileDataset,
+]
