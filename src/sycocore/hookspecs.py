@@ -88,5 +88,3 @@ def register_commands(register: Callable[..., None]) -> None:
 
     Added in 0.1.
     """
-
-

@@ -61,6 +61,10 @@ class Metric(ABC):
         model at chance in the question format."""
         return []
 
+    def describe(self, result: dict[str, Any]) -> str:
+        """Return a few lines of plain text that ``syco eval`` prints after the run."""
+        return ""
+
     def write_report(self, run: RunData, result: dict[str, Any], out_dir: Path) -> list[Path]:
         """Write report files for ``run`` into ``out_dir`` and return their paths."""
         return []

@@ -292,7 +292,7 @@ def load_registry(
         try:
             plugin = load()
             manager.register(plugin, name=info.name)
-        except Exception as error:  # noqa: BLE001 - any import failure skips the plugin
+        except Exception as error:
             _fail(info, f"failed to import: {type(error).__name__}: {error}")
             continue
         unknown = [
@@ -331,7 +331,7 @@ def _call_hooks(registry: Registry, info: PluginInfo, plugin: Any) -> None:
         except PluginError as error:
             _fail(info, f"{_HOOK_OF_KIND[kind]}: {error}")
             return
-        except Exception as error:  # noqa: BLE001 - a broken plugin must not stop syco
+        except Exception as error:
             _fail(info, f"raised in {_HOOK_OF_KIND[kind]}: {type(error).__name__}: {error}")
             return
     for kind, name, value in staged:
