@@ -258,18 +258,40 @@ def check_manipulation(manipulation: Manipulation, out: Path) -> None:
                     assert not _names(added, gold), f"{label} is a control but names the gold"
 
     result = run_scripted_eval(out / f"conformance-{condition.name}", manipulation)
-    names = {r.condition for r in result.manifest.conditions}
+    names = {c.name for c in result.manifest.conditions}
     assert condition.name in names, f"{label} missing from the run's conditions"
     assert result.summary.complete, f"{label}: the engine run is incomplete"
 
 
 def _added_text(neutral: Any, changed: Any) -> str:
     before = {m.content for m in neutral.messages}
-    parts = [m.content for m in changed.messages if m.content not in before]
+    parts = []
+    for index, message in enumerate(changed.messages):
+        if message.content in before:
+            continue
+        # A message edited in place (text inserted into the neutral user turn, which
+        # lists both options) counts only for what differs from the neutral message.
+        same_place = neutral.messages[index] if index < len(neutral.messages) else None
+        if same_place is not None and same_place.role == message.role:
+            parts.append(_strip_common_ends(same_place.content, message.content))
+        else:
+            parts.append(message.content)
     text = "\n".join(parts)
     for original in before:
         text = text.replace(original, " ")
     return normalize_answer(text)
+
+
+def _strip_common_ends(original: str, changed: str) -> str:
+    """Return ``changed`` without the prefix and suffix it shares with ``original``."""
+    limit = min(len(original), len(changed))
+    prefix = 0
+    while prefix < limit and original[prefix] == changed[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and original[-1 - suffix] == changed[-1 - suffix]:
+        suffix += 1
+    return changed[prefix : len(changed) - suffix]
 
 
 def _names(text: str, answer: str) -> bool:
