@@ -9,6 +9,8 @@ An item left without baits is dropped the same way.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from .files import describe_type, is_number, row_error
 
 __all__ = [
     "ItemCollector",
+    "answer_key",
     "bait_id",
     "optional_number",
     "optional_string",
@@ -31,13 +34,44 @@ __all__ = [
 ]
 
 
+_SOFT_PUNCTUATION = frozenset(".,;:!?'\"`\u2018\u2019\u201c\u201d")
+_WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+
+
+def _symbols(text: str) -> str:
+    """Return the symbols that carry meaning in ``text``: signs, operators, brackets.
+
+    :func:`normalize_answer` drops all punctuation, which is right for names
+    ("Washington, D.C.") but would make ``-1`` equal to ``1`` or ``x < 0`` equal
+    to ``x > 0``. Sentence punctuation and hyphens inside words are left out.
+    """
+    text = _WORD_HYPHEN.sub(" ", unicodedata.normalize("NFKC", text))
+    return "".join(
+        ch for ch in text if not ch.isalnum() and not ch.isspace() and ch not in _SOFT_PUNCTUATION
+    )
+
+
+def answer_key(text: str) -> tuple[str, str]:
+    """Return the key under which two answers count as the same.
+
+    Two answers are the same when :func:`normalize_answer` gives the same text
+    and they contain the same meaningful symbols (see :func:`_symbols`).
+    """
+    return normalize_answer(text), _symbols(text)
+
+
 def slugify(text: str) -> str:
     """Turn text into an id fragment: normalised, spaces as hyphens.
 
-    Falls back to a short hash for text without letters or digits, e.g. ``"?"``.
+    Text whose symbols the slug would lose (``-1``, ``x < 0``) or that has no
+    letters or digits gets a short hash of the text appended, so that different
+    answers keep different ids.
     """
     slug = normalize_answer(text).replace(" ", "-")
-    return slug or "h" + sha256_hex(text)[:10]
+    if slug and not _symbols(text):
+        return slug
+    suffix = sha256_hex(text.strip())[:8]
+    return f"{slug}-{suffix}" if slug else f"h{suffix}"
 
 
 def bait_id(text: str) -> str:
@@ -77,21 +111,24 @@ class ItemCollector:
         self._first_seen[id] = where
 
         gold = gold.strip()
-        correct = {normalize_answer(gold)} | {normalize_answer(a) for a in aliases}
+        correct = {answer_key(gold)} | {answer_key(alias) for alias in aliases}
         kept: list[Bait] = []
+        kept_keys: set[tuple[str, str]] = set()
         kept_ids: set[str] = set()
         for text, plausibility in baits:
             text = text.strip()
-            if normalize_answer(text) in correct:
+            key = answer_key(text)
+            if key in correct:
                 self.dataset.reject(
                     f"{where}: bait {text!r} equals the gold answer {gold!r} after "
                     "normalisation; bait dropped"
                 )
                 continue
             identifier = bait_id(text)
-            if identifier in kept_ids:
+            if key in kept_keys or identifier in kept_ids:
                 self.dataset.reject(f"{where}: bait {text!r} is repeated; duplicate dropped")
                 continue
+            kept_keys.add(key)
             kept_ids.add(identifier)
             kept.append(Bait(id=identifier, text=text, plausibility=plausibility))
 
