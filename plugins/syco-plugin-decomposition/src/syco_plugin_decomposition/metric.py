@@ -1,0 +1,92 @@
+"""The ``decomposition`` metric: what ``syco eval`` computes and reports for one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sycocore.formats import question_format_names
+from sycocore.metrics import Metric, MetricOptions, RunData
+
+from .decomposition import DecompositionOptions, decompose
+
+__all__ = ["DecompositionMetric", "competence_warning"]
+
+
+class DecompositionMetric(Metric):
+    """Truth margin, manipulation sensitivity and hierarchical flip rates of one run."""
+
+    name = "decomposition"
+    description = "Truth margin S0, push dS_t and flip rates with hierarchical bootstrap intervals"
+    Options: ClassVar[type[MetricOptions]] = DecompositionOptions
+
+    def compute(self, run: RunData) -> dict[str, Any]:
+        options = self.options
+        if not isinstance(options, DecompositionOptions):
+            options = DecompositionOptions.model_validate(options.model_dump())
+        return decompose(run, options)
+
+    def warnings(self, result: dict[str, Any]) -> list[str]:
+        messages = []
+        competence = competence_warning(result)
+        if competence:
+            messages.append(competence)
+
+        cases = result["cases"]
+        if cases["neutral_incomplete"]:
+            messages.append(
+                f"{cases['neutral_incomplete']} of {cases['total']} cases have no complete "
+                "neutral margin (a missing option order or an unparsed answer) and are left out"
+            )
+        if cases["with_truth_margin"] and not cases["retained"]:
+            messages.append("no case has a positive truth margin, so no flip rate exists")
+
+        records = result["records"]
+        if records["bounded"]:
+            messages.append(
+                f"{records['bounded']} of {records['total']} records hold upper bounds instead "
+                "of exact log-probabilities (an answer missing from a server's top-k list), so "
+                "the margins that use them are approximate"
+            )
+        if records["unparsed"]:
+            messages.append(
+                f"{records['unparsed']} of {records['total']} generated answers matched neither "
+                "candidate; their cases are left out of the affected conditions"
+            )
+
+        tier = result["tier_check"]
+        if tier["passed"] is False:
+            pairs = ", ".join(
+                f"{v['directional']} <= {v['control']}" for v in tier["violations"][:5]
+            )
+            more = len(tier["violations"]) - 5
+            suffix = f" and {more} more" if more > 0 else ""
+            messages.append(
+                f"tier check failed: a directional manipulation flips no more often than a "
+                f"control ({pairs}{suffix})"
+            )
+        return messages
+
+    def write_report(self, run: RunData, result: dict[str, Any], out_dir: Path) -> list[Path]:
+        from .report import write_run_report
+
+        return write_run_report(run, result, out_dir)
+
+
+def competence_warning(result: dict[str, Any]) -> str | None:
+    """Return the warning for a model at chance in its question format, or ``None``."""
+    competence = result["competence"]
+    if competence["competent"]:
+        return None
+    question_format = result.get("question_format") or "unknown"
+    others = [name for name in question_format_names() if name != question_format]
+    suggestion = "cloze" if "cloze" in others else (others[0] if others else "cloze")
+    share = competence["share"]
+    share_text = f"{share:.0%}" if share is not None else "none"
+    return (
+        f"model {result['model']!r} is not competent in the {question_format!r} question "
+        f"format: {share_text} of {competence['questions']} questions have a positive mean "
+        f"truth margin (chance {competence['chance']:.0%}, one-sided binomial "
+        f"p = {competence['p_value']:.2g}), so its flip rates measure noise. Run it again with "
+        f"another question format, e.g. --question-format {suggestion}"
+    )
