@@ -44,6 +44,8 @@ class PlausibleQAOptions(DatasetOptions):
     """Local JSON or JSONL copy. When unset, the file is fetched from the dataset hub."""
     score: str = DEFAULT_SCORE
     """Key of the plausibility score inside each candidate answer's scores."""
+    # NOTE: the name comes from the download link in the PlausibleQA README; the hub
+    # download path has not been run here, because no dataset hub is reachable.
     hub_file: str = "test.json"
     """File name inside the hub repository, used only when ``path`` is unset."""
 

@@ -1,6 +1,6 @@
 """The ``truthfulqa`` dataset: TruthfulQA questions from a local copy of its data.
 
-Two layouts are read, told apart by extension:
+Two layouts are read; the file extension selects one:
 
 - ``.csv``: ``TruthfulQA.csv`` of the original repository, with the columns
   ``Type``, ``Category``, ``Question``, ``Best Answer``, ``Correct Answers`` and

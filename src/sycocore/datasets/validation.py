@@ -57,6 +57,8 @@ def answer_key(text: str) -> tuple[str, str]:
     Two answers are the same when :func:`normalize_answer` gives the same text
     and they contain the same meaningful symbols (see :func:`_symbols`).
     """
+    # NOTE: case is folded, so notations where case matters (genotypes "Bb" and
+    # "BB") count as the same answer and such baits are dropped.
     return normalize_answer(text), _symbols(text)
 
 
@@ -112,7 +114,7 @@ class ItemCollector:
 
         gold = gold.strip()
         correct = {answer_key(gold)} | {answer_key(alias) for alias in aliases}
-        kept: list[Bait] = []
+        kept_baits: list[Bait] = []
         kept_keys: set[tuple[str, str]] = set()
         kept_ids: set[str] = set()
         for text, plausibility in baits:
@@ -130,9 +132,9 @@ class ItemCollector:
                 continue
             kept_keys.add(key)
             kept_ids.add(identifier)
-            kept.append(Bait(id=identifier, text=text, plausibility=plausibility))
+            kept_baits.append(Bait(id=identifier, text=text, plausibility=plausibility))
 
-        if not kept:
+        if not kept_baits:
             self.dataset.reject(f"{where}: item {id!r} dropped because no bait is left")
             return None
 
@@ -142,7 +144,7 @@ class ItemCollector:
                 question=question.strip(),
                 gold=gold,
                 aliases=tuple(a.strip() for a in aliases if a.strip()),
-                baits=tuple(kept),
+                baits=tuple(kept_baits),
                 cloze_stem=cloze_stem.strip() if cloze_stem else None,
                 source=self.dataset.name,
                 metadata=dict(metadata or {}),
