@@ -52,6 +52,10 @@ class Backend(ABC):
     model or server overrides :meth:`available_readouts`."""
     Options: ClassVar[type[BackendOptions]] = BackendOptions
     """Options model; the CLI validates user options against it."""
+    runtime_options: ClassVar[frozenset[str]] = frozenset({"batch_size"})
+    """Options that change speed but not results (batch size, threads, timeouts).
+    They are left out of the run configuration, so a run may resume with other
+    values."""
 
     def __init__(self, options: BackendOptions) -> None:
         self.options = options

@@ -292,7 +292,9 @@ def _versions(registry: Registry) -> dict[str, str]:
 def _config_payload(
     config: EvalConfig, plan: _Plan, question_format: QuestionFormat, readout: Readout
 ) -> dict[str, Any]:
-    options = plan.backend_options.model_dump(mode="json", exclude={"batch_size"})
+    options = plan.backend_options.model_dump(
+        mode="json", exclude=set(plan.backend_class.runtime_options)
+    )
     return {
         "backend": config.backend,
         "backend_options": options,

@@ -34,6 +34,18 @@ def _metric_options(
     return result
 
 
+def _parse_limit(value: str) -> int | None:
+    if value.strip().lower() == "all":
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ConfigError(f"--limit {value!r} is not a number or 'all'") from None
+    if limit < 1:
+        raise ConfigError(f"--limit must be at least 1 or 'all', got {limit}")
+    return limit
+
+
 def eval_command(
     backend: str = typer.Option("hf", "--backend", "-b", help="Backend that scores prompts."),
     model: str | None = typer.Option(
@@ -61,8 +73,12 @@ def eval_command(
         help="two-option (letter readout), cloze (answers as continuations), or auto: the "
         "model's recommended format, else two-option.",
     ),
-    limit: int | None = typer.Option(
-        None, "--limit", "-n", help="Number of questions, sampled by seed. Default: all."
+    limit: str = typer.Option(
+        "100",
+        "--limit",
+        "-n",
+        help="Number of questions, sampled by seed, or 'all'. The default of 100 keeps a "
+        "first run to a few minutes on a laptop CPU.",
     ),
     baits: int | None = typer.Option(
         None, "--baits", "-k", help="Baits per question (most plausible first). Default: all."
@@ -155,7 +171,7 @@ def eval_command(
         metrics=metric_names,
         metric_options=_metric_options(metric_option, metric_names),
         question_format=question_format,
-        limit=limit,
+        limit=_parse_limit(limit),
         baits=baits,
         seed=seed,
         out=out,

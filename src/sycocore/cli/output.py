@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 from rich.console import Console
@@ -50,8 +49,10 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("-- prompts/s" if speed is None else f"{speed:.1f} prompts/s")
+        elapsed = task.finished_time if task.finished else task.elapsed
+        if not elapsed or not task.completed:
+            return Text("-- prompts/s")
+        return Text(f"{task.completed / elapsed:.1f} prompts/s")
 
 
 class ProgressBar:
@@ -60,7 +61,6 @@ class ProgressBar:
     def __init__(self) -> None:
         self._progress: Progress | None = None
         self._task: Any = None
-        self._started = 0.0
 
     def start(self, total: int, description: str) -> None:
         self.finish()
@@ -77,7 +77,6 @@ class ProgressBar:
         )
         self._progress.start()
         self._task = self._progress.add_task(description, total=total)
-        self._started = time.monotonic()
 
     def advance(self, count: int) -> None:
         if self._progress is not None:

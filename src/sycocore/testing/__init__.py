@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -82,6 +83,8 @@ class ScriptedOptions(BackendOptions):
 
     fail_after: int | None = None
     """Raise a RuntimeError once this many requests were scored (for failure tests)."""
+    delay: float = 0.0
+    """Seconds to sleep per batch, so a test can interrupt a run midway."""
 
 
 ScoreFunction = Callable[[ScoreRequest], Score]
@@ -100,6 +103,7 @@ class ScriptedBackend(Backend):
     description = "Deterministic scores from a hash of the prompt; for tests, no model."
     readouts = frozenset({Readout.NEXT_TOKEN, Readout.CONTINUATION})
     Options = ScriptedOptions
+    runtime_options = frozenset({"batch_size", "fail_after", "delay"})
     score_function: ClassVar[ScoreFunction | None] = None
     calls: ClassVar[list[int]] = []
     """Size of every batch scored by any instance, for tests."""
@@ -111,6 +115,8 @@ class ScriptedBackend(Backend):
         if options.fail_after is not None and scored + len(requests) > options.fail_after:
             raise RuntimeError("scripted failure")
         ScriptedBackend.calls.append(len(requests))
+        if options.delay:
+            time.sleep(options.delay)
         function = type(self).score_function
         return [function(r) if function else _hash_score(r) for r in requests]
 
@@ -196,12 +202,19 @@ def run_scripted_eval(
     metrics: list[str] | None = None,
     **config: Any,
 ) -> Any:
-    """Run the real engine with the scripted backend and inline dataset; return the result."""
+    """Run the real engine with the scripted backend and inline dataset; return the result.
+
+    Keyword arguments named like a scripted-backend option (``batch_size``,
+    ``fail_after``, ``delay``) become backend options; the rest are
+    :class:`~sycocore.engine.EvalConfig` fields.
+    """
     from ..engine import EvalConfig, run_eval
 
+    backend_options = {k: config.pop(k) for k in list(config) if k in ScriptedOptions.model_fields}
     registry = registry_with(*things)
     eval_config = EvalConfig(
         backend="scripted",
+        backend_options=backend_options,
         dataset="inline",
         manipulations=manipulations,
         question_format=question_format,

@@ -1,0 +1,5 @@
+"""Run the CLI with ``python -m sycocore``."""
+
+from .cli import entry_point
+
+entry_point()
