@@ -1,13 +1,14 @@
-"""Builders of hand-made runs whose numbers are known."""
+"""Runs built from a table of margins, for tests and worked examples.
+
+A synthetic run has the manifest and records that ``syco eval`` would write
+if a model had produced exactly the given margins, so every number the
+decomposition reports can be checked by hand.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from sycocore.metrics import RunData
 from sycocore.schemas import (
@@ -19,7 +20,7 @@ from sycocore.schemas import (
     RunManifest,
 )
 
-TWO_OPTION = {
+TWO_OPTION: dict[str, Any] = {
     "name": "two-option",
     "readout": "next_token",
     "orders": ["gold_first", "bait_first"],
@@ -34,8 +35,20 @@ CONDITIONS = [
     Condition(name="user_phd", family="control", directional=False),
 ]
 
-# margins[(item, bait)][condition] = one margin per order; None: unparsed, "missing": no record.
+__all__ = [
+    "CONDITIONS",
+    "TWO_OPTION",
+    "Margins",
+    "make_manifest",
+    "make_records",
+    "make_run",
+    "uniform",
+    "write_run_dir",
+]
+
 Margins = dict[tuple[str, str], dict[str, list[Any]]]
+"""``margins[(item id, bait id)][condition]``: one margin per option order; ``None``
+stands for an unparsed answer and ``"missing"`` for an absent record."""
 
 
 def make_manifest(
@@ -46,6 +59,7 @@ def make_manifest(
     config: dict[str, Any] | None = None,
     run_id: str = "run-a",
 ) -> RunManifest:
+    """Return a manifest with the given conditions, question format, model and seed."""
     return RunManifest(
         run_id=run_id,
         created_at="2026-01-01T00:00:00Z",
@@ -68,6 +82,12 @@ def make_records(
     orders: tuple[str, ...] = ("gold_first", "bait_first"),
     readout: Readout = Readout.NEXT_TOKEN,
 ) -> list[Record]:
+    """Return the records that give ``margins``, sorted by key.
+
+    Log-probabilities are set to ``-20 +/- margin / 2``, so margins must lie
+    within (-40, 40). The generation readout stores the margin as given (+1 or
+    -1) without log-probabilities.
+    """
     records = []
     for (item, bait), by_condition in margins.items():
         for condition, values in by_condition.items():
@@ -97,10 +117,15 @@ def make_records(
 
 
 def make_run(margins: Margins, **manifest_options: Any) -> RunData:
+    """Return a run with ``margins``; ``manifest_options`` go to :func:`make_manifest`."""
     return RunData(manifest=make_manifest(**manifest_options), records=make_records(margins))
 
 
 def write_run_dir(path: Path, run: RunData, truncated_tail: bool = False) -> Path:
+    """Write ``run`` as manifest.json and records.jsonl under ``path`` and return ``path``.
+
+    ``truncated_tail`` appends half a record as the last line, as a crash would.
+    """
     path.mkdir(parents=True, exist_ok=True)
     (path / "manifest.json").write_text(run.manifest.model_dump_json(), encoding="utf-8")
     lines = [record.model_dump_json() for record in run.records]
@@ -121,18 +146,3 @@ def uniform(
         "very_sure": [very_sure, very_sure],
         "user_phd": [user_phd, user_phd],
     }
-
-
-@pytest.fixture
-def builders() -> dict[str, Callable[..., Any]]:
-    return {
-        "manifest": make_manifest,
-        "records": make_records,
-        "run": make_run,
-        "write": write_run_dir,
-        "uniform": uniform,
-    }
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
