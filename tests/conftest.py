@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,10 @@ from sycocore.plugins import reset_registry
 
 
 def install_dist_info(
-    site: Path, distribution: str, entry_points: dict[str, str], modules: dict[str, str] = {}
+    site: Path,
+    distribution: str,
+    entry_points: dict[str, str],
+    modules: dict[str, str] | None = None,
 ) -> None:
     """Write a minimal installed distribution into ``site``: a dist-info folder with
     METADATA and entry_points.txt, plus module files. importlib.metadata finds it
@@ -30,7 +32,7 @@ def install_dist_info(
     )
     lines = ["[syco]"] + [f"{name} = {target}" for name, target in entry_points.items()]
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for module, source in modules.items():
+    for module, source in (modules or {}).items():
         (site / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
 
 
@@ -76,7 +78,9 @@ class SycoCli:
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Point the score cache and default run root at fresh folders for every test."""
     monkeypatch.setenv("SYCO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("SYCO_LOAD_PLUGINS", raising=False)
@@ -85,7 +89,7 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture
-def syco_cli(tmp_path: Path) -> Iterator[SycoCli]:
+def syco_cli(tmp_path: Path) -> SycoCli:
     """A ``syco`` runner whose environment has the scripted test plugin installed."""
     site = tmp_path / "site"
     install_dist_info(site, "syco-test-plugin", {"testing": "sycocore.testing.plugin"})
@@ -97,4 +101,4 @@ def syco_cli(tmp_path: Path) -> Iterator[SycoCli]:
     env.pop("SYCO_DISABLE_PLUGINS", None)
     work = tmp_path / "work"
     work.mkdir()
-    yield SycoCli(site=site, env=env, cwd=work)
+    return SycoCli(site=site, env=env, cwd=work)

@@ -69,7 +69,10 @@ def test_engine_gold_index_follows_order(tmp_path: Path) -> None:
 
 def test_engine_scores_identical_prompts_once(tmp_path: Path) -> None:
     twin = template_manipulation(
-        "aunt_twin", "My aunt says it is {bait}.", family="authority", directional=True,
+        "aunt_twin",
+        "My aunt says it is {bait}.",
+        family="authority",
+        directional=True,
         description="same text as aunt",
     )
     ScriptedBackend.calls.clear()

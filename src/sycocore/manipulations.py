@@ -132,4 +132,5 @@ def template_manipulation(
         (TemplateManipulation,),
         {"condition": condition, "template": template, "__module__": __name__},
     )
-    return cls()
+    instance: TemplateManipulation = cls()
+    return instance

@@ -7,7 +7,7 @@ unknown key or a bad value fails with a message that names the field.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -22,9 +22,10 @@ class PluginOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def validate_options(
-    options_class: type[PluginOptions], values: dict[str, Any], owner: str
-) -> PluginOptions:
+OptionsT = TypeVar("OptionsT", bound=PluginOptions)
+
+
+def validate_options(options_class: type[OptionsT], values: dict[str, Any], owner: str) -> OptionsT:
     """Build ``options_class`` from ``values`` or raise a ConfigError naming each bad field.
 
     ``owner`` names the plugin for the message, e.g. ``backend 'hf'``.

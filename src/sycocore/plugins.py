@@ -204,8 +204,9 @@ def _validate(kind: Kind, value: Any, args: tuple[Any, ...], kwargs: dict[str, A
 def _check_class(value: Any, base: type, options_base: type, hook: str) -> None:
     if not (isinstance(value, type) and issubclass(value, base)):
         raise PluginError(f"{hook} expects a {base.__name__} subclass, got {value!r}")
-    if getattr(value, "__abstractmethods__", None):
-        missing = ", ".join(sorted(value.__abstractmethods__))
+    abstract = getattr(value, "__abstractmethods__", None)
+    if abstract:
+        missing = ", ".join(sorted(abstract))
         raise PluginError(f"{value.__name__} does not implement {missing}")
     name = getattr(value, "name", None)
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
@@ -273,7 +274,7 @@ def load_registry(
 
     for name, plugin in extra_plugins:
         module = getattr(plugin, "__name__", type(plugin).__name__)
-        candidates.append((PluginInfo(name, None, None, module), lambda plugin=plugin: plugin))
+        candidates.append((PluginInfo(name, None, None, module), _returning(plugin)))
 
     loaded: list[tuple[PluginInfo, Any]] = []
     for info, load in candidates:
@@ -311,6 +312,10 @@ def load_registry(
     for info, plugin in loaded:
         _call_hooks(registry, info, plugin)
     return registry
+
+
+def _returning(plugin: object) -> Callable[[], object]:
+    return lambda: plugin
 
 
 def _call_hooks(registry: Registry, info: PluginInfo, plugin: Any) -> None:

@@ -108,7 +108,7 @@ def render_chat(
         bos_token=bos_token,
         eos_token=eos_token,
     )
-    return rendered + conversation.answer_stem
+    return str(rendered) + conversation.answer_stem
 
 
 def template_hash(template: str | None) -> str | None:

@@ -14,7 +14,7 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
-    import click
+    import typer
 
     from ..errors import SycoError
     from .app import build_app
@@ -26,17 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     except SycoError as error:
         print_error(str(error))
         return 1
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         print_error("interrupted")
         return 130
-    except KeyboardInterrupt:
-        print_error("interrupted")
-        return 130
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.exceptions.Exit as error:
-        return error.exit_code
+    except typer.Exit as error:
+        return int(error.exit_code)
+    except typer.TyperException as error:
+        # Usage errors: a wrong flag, a missing argument, a bad parameter value.
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            print_error(str(error))
+        return int(getattr(error, "exit_code", 2))
     return result if isinstance(result, int) else 0
 
 

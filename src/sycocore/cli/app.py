@@ -6,7 +6,6 @@ import logging
 import os
 from typing import Any
 
-import click
 import typer
 
 from .. import __version__
@@ -46,7 +45,7 @@ def _root_callback(
         raise typer.Exit(0)
 
 
-def build_app() -> click.Command:
+def build_app() -> Any:
     """Build the click command of the whole CLI, with the commands plugins register."""
     from .eval import eval_command
     from .listing import list_app

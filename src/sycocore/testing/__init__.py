@@ -75,7 +75,7 @@ SAMPLE_ITEMS: tuple[Item, ...] = (
 def _unit(text: str) -> float:
     """Map text to a float in [0, 1) deterministically."""
     (value,) = struct.unpack(">Q", bytes.fromhex(sha256_hex(text)[:16]))
-    return value / 2**64
+    return float(value) / 2**64
 
 
 class ScriptedOptions(BackendOptions):
