@@ -28,7 +28,7 @@ _OPTIONS = re.compile(r"\(A\) (?P<a>[^\n]+)\n\(B\) (?P<b>[^\n]+)")
 
 @dataclass
 class Reply:
-    """One scripted response: status, JSON object or raw text, headers, delay before answering."""
+    """One scripted response: status, JSON object or raw text, headers, delay before responding."""
 
     status: int = 200
     body: Any = None
@@ -126,7 +126,7 @@ class ScriptedServer:
         if continued:
             context = "\n".join(m["content"] for m in messages)
         else:
-            # A new assistant turn: the toy model starts the alphabet or answers afresh.
+            # A new assistant turn: the toy model starts the alphabet or a new answer.
             context = "\n".join(m["content"] for m in messages if m["role"] == "user")
         token, top = self._answer(context)
         if not continued and ALPHABET_STEM in "\n".join(m["content"] for m in messages):

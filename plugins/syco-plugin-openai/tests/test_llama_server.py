@@ -12,12 +12,12 @@ other CPUs and is still four orders of magnitude below any margin that matters.
 from __future__ import annotations
 
 import pytest
-
-from sycocore.errors import BackendError
-from sycocore.schemas import Readout
 from syco_plugin_openai import OpenAIBackend, OpenAIOptions
 from syco_plugin_openai.canary import canary_requests
 from syco_plugin_openai.readouts import completion_prompt
+
+from sycocore.errors import BackendError
+from sycocore.schemas import Readout
 
 pytestmark = pytest.mark.slow
 

@@ -57,13 +57,13 @@ PROBE_EXPECTED = "I"
 VLLM_CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
 """Request fields with which vLLM continues the final assistant message."""
 
-# Statuses with which a server says it does not support a request's fields.
+# Statuses that servers return for request fields they do not support.
 _UNSUPPORTED = frozenset({400, 404, 405, 422, 501})
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """What the probe needs to know about the request and the user's choices."""
+    """Request settings and user choices that the probe depends on."""
 
     model: str
     top_logprobs: int
@@ -77,7 +77,7 @@ class ServerSettings:
 
 @dataclass
 class ProbeReport:
-    """What each probe step found, for the manifest."""
+    """Outcomes of the probe steps, for the manifest."""
 
     steps: dict[str, str] = field(default_factory=dict)
     """Outcome of each step, by readout name."""

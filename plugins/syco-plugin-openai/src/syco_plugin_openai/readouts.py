@@ -56,12 +56,12 @@ class TopToken:
 
 @dataclass(frozen=True)
 class ReadoutPlan:
-    """How requests are sent and read, as chosen by the capability probe."""
+    """The endpoint, prompt rendering and readout chosen by the capability probe."""
 
     kind: ReadoutKind
-    """Which readout scores next-token requests."""
+    """Readout that scores next-token requests."""
     reason: str
-    """Why the probe chose it, for the manifest."""
+    """Reason the probe chose it, for the manifest."""
     endpoint: Literal["chat", "completions"] = "chat"
     """Endpoint used for log-probabilities or generation."""
     stem_in_chat: bool = False

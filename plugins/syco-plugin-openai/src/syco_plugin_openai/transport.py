@@ -3,7 +3,7 @@
 The ``openai`` client sends the requests, with its own retries switched off,
 so that :class:`Transport` is the only place that retries:
 
-- HTTP 429 and 503 are retried after the wait the server asks for in
+- HTTP 429 and 503 are retried after the wait the server requests in
   ``Retry-After`` (seconds or an HTTP date), or after exponential backoff
   when the header is absent;
 - HTTP 408, 500, 502 and 504, timeouts and connection failures are retried
@@ -54,7 +54,7 @@ _EXCERPT_CHARS = 300
 
 
 class HTTPStatusError(ServerError):
-    """The server answered with an HTTP error status, or with a body that is not usable."""
+    """The server returned an HTTP error status, or a body that is not usable."""
 
     def __init__(self, message: str, status: int | None, url: str) -> None:
         super().__init__(message)
@@ -73,10 +73,10 @@ class RetryPolicy:
     backoff: float = 1.0
     """Wait before the first retry in seconds; it doubles on every retry."""
     max_backoff: float = 30.0
-    """Longest backoff wait in seconds."""
+    """Maximum backoff wait in seconds."""
     max_retry_after: float = 120.0
-    """Longest ``Retry-After`` wait in seconds that is honoured; a server that
-    asks for more fails the request instead of stalling the run."""
+    """Maximum ``Retry-After`` wait in seconds that is honoured. A server that
+    requests more fails the request instead of stalling the run."""
 
     def backoff_wait(self, retry: int, rng: random.Random) -> float:
         """Return the wait before retry number ``retry`` (1-based): half fixed, half jitter."""
@@ -98,7 +98,7 @@ def display_url(url: str) -> str:
 def parse_retry_after(
     headers: Mapping[str, str], now: datetime.datetime | None = None
 ) -> float | None:
-    """Return the wait in seconds that the server asks for, or ``None`` without a usable header.
+    """Return the wait in seconds that the server requests, or ``None`` without a usable header.
 
     Reads ``retry-after-ms`` (milliseconds, sent by some hosted APIs) first, then
     ``Retry-After`` as delay seconds or as an HTTP date. A date in the past
@@ -135,7 +135,7 @@ def parse_retry_after(
 
 @dataclass
 class _Failure:
-    """One failed attempt: whether to retry, how long the server asks to wait, the message."""
+    """One failed attempt: whether to retry, the wait the server requests, the message."""
 
     retryable: bool
     message: str
@@ -217,7 +217,7 @@ class Transport:
             return self.policy.backoff_wait(retry, self._rng)
         if failure.retry_after > self.policy.max_retry_after:
             raise HTTPStatusError(
-                f"{failure.message}, and the server asks to wait {failure.retry_after:.0f} s "
+                f"{failure.message}, and the server requests a wait of {failure.retry_after:.0f} s "
                 f"before retrying, longer than max_retry_wait={self.policy.max_retry_after:g} s. "
                 "Try again later, or raise it with -B max_retry_wait=SECONDS",
                 failure.status,
