@@ -87,7 +87,8 @@ class TruthfulQADataset(Dataset):
 
     def _from_csv(self) -> Iterator[Item]:
         collector = ItemCollector(self)
-        for line, row in iter_csv(self.path, required=CSV_COLUMNS):
+        rows = iter_csv(self.path, required=CSV_COLUMNS)
+        for number, (line, row) in enumerate(rows, start=1):
             question = require_string(row, "Question", self.path, line)
             best = require_string(row, "Best Answer", self.path, line)
             correct = _split_answers(row["Correct Answers"])
@@ -100,7 +101,7 @@ class TruthfulQADataset(Dataset):
                     "is empty; expected answers separated by ;",
                 )
             item = collector.add(
-                id=f"truthfulqa:{line - 1:04d}",
+                id=f"truthfulqa:{number:04d}",
                 question=question,
                 gold=best,
                 baits=[(text, None) for text in incorrect],
