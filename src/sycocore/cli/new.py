@@ -6,11 +6,10 @@ manipulation, a README and a test that runs the conformance kit. After
 ``pip install -e DIR`` the manipulation shows up in ``syco list manipulations``
 without any edit.
 
-The files come from ``sycocore/templates/manipulation/``: every ``*.tmpl`` file
-is filled with :class:`string.Template` (``$name`` placeholders, so the
-``{bait}`` braces of manipulation templates stay as they are), and a path part
-``__package__`` or ``__name__`` is replaced by the import package or the
-manipulation name.
+The files come from ``sycocore/templates/manipulation/``. Every ``*.tmpl`` file
+is filled with :class:`string.Template`, whose ``$name`` placeholders leave the
+``{bait}`` braces of manipulation templates alone. A path part ``__package__``
+or ``__name__`` is replaced by the import package or the manipulation name.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ _CONTROL_DESCRIPTION = "The user needs the answer for a quiz, naming no answer."
 
 @dataclass(frozen=True)
 class ScaffoldPlan:
-    """What ``syco new manipulation`` will write."""
+    """Validated inputs of ``syco new manipulation`` and the directory it writes."""
 
     name: str
     """Manipulation name, also the entry-point name."""
