@@ -202,6 +202,13 @@ def _plan(config: EvalConfig, registry: Registry) -> _Plan:
 
     dataset = dataset_class(dataset_options)
     items = _load_items(dataset)
+    if dataset.rejected:
+        logger.warning(
+            "dataset %s: %d answers dropped by validation, e.g. %s (--log-level DEBUG lists all)",
+            dataset.name,
+            len(dataset.rejected),
+            dataset.rejected[0],
+        )
     cases = select_cases(items, config.limit, config.baits, config.seed)
     if not cases:
         raise DatasetError(f"dataset {config.dataset!r} yielded no items")

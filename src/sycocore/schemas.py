@@ -329,7 +329,7 @@ class DatasetInfo(_Frozen):
     cases: int
     """Number of (item, bait) cases selected."""
     rejected: int = 0
-    """Items dropped by validation, e.g. a bait equal to its gold answer."""
+    """Baits and items dropped by validation, e.g. a bait equal to its gold answer."""
 
 
 class RunManifest(BaseModel):

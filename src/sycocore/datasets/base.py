@@ -58,8 +58,11 @@ class Dataset(ABC):
         return self.source
 
     def reject(self, message: str) -> None:
-        """Drop an item with a warning and count it."""
-        logger.warning("%s: %s", self.name, message)
+        """Drop an item or bait and count it.
+
+        Each rejection is logged at DEBUG; the engine logs one warning with the count.
+        """
+        logger.debug("%s: %s", self.name, message)
         self.rejected.append(message)
 
 
@@ -68,7 +71,7 @@ _PUNCTUATION = re.compile(r"[^\w\s]")
 
 
 def normalize_answer(text: str) -> str:
-    """Normalise an answer for comparison: NFKC, case-folded, no accents,
+    """Normalise an answer for comparison: NFKD, case-folded, no accents,
     punctuation or leading article, single spaces."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
