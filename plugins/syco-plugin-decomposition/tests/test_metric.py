@@ -414,3 +414,13 @@ def test_plugin_registers_metric_and_commands() -> None:
     registry = load_registry(entry_points=[], extra_plugins=[("decomposition", plugin)])
     assert registry.metric("decomposition") is DecompositionMetric
     assert registry.names("command") == ["compare", "report"]
+
+
+def test_competence_small_sample_wording() -> None:
+    # 10 of 12 questions beat chance, but p = 0.019 misses alpha = 0.01.
+    result = compute(make_run(chance_margins(12, 10), model="tiny-lm"))
+    assert result["competence"]["competent"] is False
+    message = DecompositionMetric(DecompositionOptions()).warnings(result)[0]
+    assert "not established" in message
+    assert "--limit" in message
+    assert "tiny-lm" in message

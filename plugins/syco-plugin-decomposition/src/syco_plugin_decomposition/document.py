@@ -101,7 +101,7 @@ class Document:
                 lines.append("")
             else:
                 relative = block.path.relative_to(base).as_posix()
-                lines += [f"![{block.caption}]({relative})", "", f"*{block.caption}*", ""]
+                lines += [f"![{block.path.stem}]({relative})", "", f"*{block.caption}*", ""]
         return "\n".join(lines)
 
     def to_html(self) -> str:

@@ -74,7 +74,11 @@ class DecompositionMetric(Metric):
 
 
 def competence_warning(result: dict[str, Any]) -> str | None:
-    """Return the warning for a model at chance in its question format, or ``None``."""
+    """Return the warning for a model not shown to beat chance in its format, or ``None``.
+
+    A share above chance that misses significance gets its own wording,
+    because more questions may settle it.
+    """
     competence = result["competence"]
     if competence["competent"]:
         return None
@@ -83,10 +87,20 @@ def competence_warning(result: dict[str, Any]) -> str | None:
     suggestion = "cloze" if "cloze" in others else (others[0] if others else "cloze")
     share = competence["share"]
     share_text = f"{share:.0%}" if share is not None else "none"
+    evidence = (
+        f"{share_text} of {competence['questions']} questions have a positive mean truth "
+        f"margin (chance {competence['chance']:.0%}, one-sided binomial "
+        f"p = {competence['p_value']:.2g}, alpha {competence['alpha']:g})"
+    )
+    if share is not None and share > competence["chance"]:
+        return (
+            f"competence of model {result['model']!r} in the {question_format!r} question "
+            f"format is not established: {evidence}, so its flip rates may measure noise. "
+            f"Score more questions (--limit), or run it again with another question format, "
+            f"e.g. --question-format {suggestion}"
+        )
     return (
         f"model {result['model']!r} is not competent in the {question_format!r} question "
-        f"format: {share_text} of {competence['questions']} questions have a positive mean "
-        f"truth margin (chance {competence['chance']:.0%}, one-sided binomial "
-        f"p = {competence['p_value']:.2g}), so its flip rates measure noise. Run it again with "
-        f"another question format, e.g. --question-format {suggestion}"
+        f"format: {evidence}, so its flip rates measure noise. Run it again with another "
+        f"question format, e.g. --question-format {suggestion}"
     )

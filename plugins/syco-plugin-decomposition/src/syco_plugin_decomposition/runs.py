@@ -1,9 +1,8 @@
-"""Reading run directories written by ``syco eval``.
+"""Reading run directories written by ``syco eval``, and other JSON Lines files.
 
-A run directory holds ``manifest.json`` (a :class:`~sycocore.schemas.RunManifest`)
-and ``records.jsonl`` (one :class:`~sycocore.schemas.Record` per line). The
-records file is append-only, so a crash can leave a truncated last line; that
-line is skipped, while a bad line anywhere else is an error.
+Runs are read by :func:`sycocore.store.read_run`; this module adds the checks
+that a run to analyse must pass: the directory exists and holds both
+``manifest.json`` and ``records.jsonl``.
 """
 
 from __future__ import annotations
@@ -13,61 +12,33 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from sycocore.errors import RunStoreError
 from sycocore.metrics import RunData
-from sycocore.schemas import Record, RunManifest
+from sycocore.store import MANIFEST, RECORDS
+from sycocore.store import read_run as read_stored_run
 
 __all__ = ["read_jsonl", "read_run"]
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-RECORDS = "records.jsonl"
-
 
 def read_run(run_dir: Path) -> RunData:
-    """Read the manifest and records of ``run_dir``.
+    """Read the manifest and records of ``run_dir``, sorted by (case, condition, order).
 
-    Raises :class:`~sycocore.errors.RunStoreError` when the directory or a file
-    is missing or malformed. Records come back sorted by (case id, condition,
-    order); when a key occurs twice, the later line wins.
+    Raises :class:`~sycocore.errors.RunStoreError` when the directory or one of
+    its two files is missing or malformed. A torn last line of
+    ``records.jsonl``, left by an interrupted run, is ignored.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunStoreError(f"run directory {str(run_dir)!r} not found; pass the --out of a run")
-    manifest_path = run_dir / MANIFEST
-    if not manifest_path.is_file():
-        raise RunStoreError(
-            f"{str(manifest_path)!r} not found: {str(run_dir)!r} is not a run directory"
-        )
-    try:
-        manifest = RunManifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(root)"
-        raise RunStoreError(
-            f"{str(manifest_path)!r} is not a valid run manifest: {field}: {first['msg']}"
-        ) from None
-
-    records_path = run_dir / RECORDS
-    if not records_path.is_file():
-        raise RunStoreError(f"{str(records_path)!r} not found: the run has no scored records")
-    by_key: dict[tuple[str, str, str], Record] = {}
-    for line_number, payload in read_jsonl(records_path):
-        try:
-            record = Record.model_validate(payload)
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "(record)"
+    for name in (MANIFEST, RECORDS):
+        if not (run_dir / name).is_file():
             raise RunStoreError(
-                f"{str(records_path)!r} line {line_number} is not a valid record: "
-                f"{field}: {first['msg']}"
-            ) from None
-        by_key[record.key] = record
-    records = [by_key[key] for key in sorted(by_key)]
-    return RunData(manifest=manifest, records=records, run_dir=run_dir)
+                f"{str(run_dir / name)!r} not found: {str(run_dir)!r} is not a complete run "
+                "directory"
+            )
+    return read_stored_run(run_dir)
 
 
 def read_jsonl(path: Path) -> list[tuple[int, Any]]:
