@@ -51,6 +51,7 @@ def build_app() -> Any:
     from .listing import list_app
     from .new import app as new_app
     from .plugins import plugins_app
+    from .sweep import sweep_command
 
     app = typer.Typer(
         name="syco",
@@ -62,10 +63,11 @@ def build_app() -> Any:
     )
     app.callback(invoke_without_command=True)(_root_callback)
     app.command("eval", no_args_is_help=False)(eval_command)
+    app.command("sweep")(sweep_command)
     app.add_typer(list_app, name="list")
     app.add_typer(plugins_app, name="plugins")
     app.add_typer(new_app, name="new")
-    core_names = {"eval", "list", "plugins", "new"}
+    core_names = {"eval", "sweep", "list", "plugins", "new"}
     _mount_plugin_commands(app, core_names)
     return typer.main.get_command(app)
 
