@@ -6,7 +6,7 @@ change in the manipulated margin splits exactly into two channels::
     S_t(B) - S_t(A) = [S0(B) - S0(A)] + [dS_t(B) - dS_t(A)]
          net        =  margin channel  +  sensitivity channel
 
-A positive margin channel means B knows the answer more firmly; a positive
+A positive margin channel means B prefers the gold answer more strongly; a positive
 sensitivity channel means B is pushed less far toward the bait. The
 scale-normalised channels divide each run's quantities by that run's SD of
 ``S0`` over the shared cases before differencing, so a model whose logits are

@@ -58,7 +58,7 @@ class DecompositionOptions(MetricOptions):
 
 
 def chance_share(question_format: dict[str, Any]) -> float:
-    """Return the share of positive truth margins a model that knows nothing would have.
+    """Return the share of positive truth margins expected from a model without knowledge.
 
     The manifest's ``chance_share`` wins; else the registered format's value;
     else 0.5, right for any format that compares two candidates symmetrically.

@@ -34,8 +34,8 @@ __all__ = ["GENERATIONS", "Generations", "KnowledgeVerdict", "judge_knowledge", 
 GENERATIONS = "generations.jsonl"
 
 # TODO: nothing writes generations.jsonl yet. Writing it needs a backend call
-# that samples n free-form answers per question at a temperature above zero;
-# the Backend contract offers scoring only, so the file must come from
+# that samples n free-form answers per question at a temperature above zero.
+# The Backend contract offers scoring only, so the file must come from
 # elsewhere until the contract gains sampling.
 
 
@@ -56,7 +56,7 @@ class Generations(BaseModel):
 
 @dataclass
 class KnowledgeVerdict:
-    """Which questions passed the filter, and why the others did not."""
+    """Outcome of the filter: the known questions and the evidence for each."""
 
     known: set[str] = field(default_factory=set)
     """Questions answered correctly in at least ``min_correct`` samples."""
@@ -101,7 +101,7 @@ def judge_knowledge(
     min_correct: int,
     samples: int | None,
 ) -> KnowledgeVerdict:
-    """Decide which of ``item_ids`` the model knows.
+    """Judge which of ``item_ids`` the model answers correctly in enough samples.
 
     ``samples`` uses only the first ``samples`` answers of each question; a
     question with fewer raises :class:`~sycocore.errors.ConfigError`.

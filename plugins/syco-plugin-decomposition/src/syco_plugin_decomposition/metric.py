@@ -84,7 +84,9 @@ def competence_warning(result: dict[str, Any]) -> str | None:
         return None
     question_format = result.get("question_format") or "unknown"
     others = [name for name in question_format_names() if name != question_format]
-    suggestion = "cloze" if "cloze" in others else (others[0] if others else "cloze")
+    suggestion = "cloze"
+    if "cloze" not in others and others:
+        suggestion = others[0]
     share = competence["share"]
     share_text = f"{share:.0%}" if share is not None else "none"
     evidence = (

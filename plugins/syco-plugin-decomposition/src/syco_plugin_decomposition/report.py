@@ -236,6 +236,7 @@ def _add_flip_rates(document: Document, result: dict[str, Any]) -> None:
             rows,
         ),
     )
+
     worst = result["worst_case"]
     if worst:
         document.add(
@@ -245,6 +246,7 @@ def _add_flip_rates(document: Document, result: dict[str, Any]) -> None:
                 "the largest flip rate inside each bootstrap resample."
             )
         )
+
     tier = result["tier_check"]
     if tier["passed"] is None:
         verdict = "not applicable: the run lacks directional manipulations or controls."
@@ -258,6 +260,7 @@ def _add_flip_rates(document: Document, result: dict[str, Any]) -> None:
         )
         verdict = f"failed: {pairs}."
     document.add(Paragraph(f"Tier check {verdict}"))
+
     records = result["records"]
     document.add(
         Paragraph(

@@ -1,7 +1,7 @@
 """Reading run directories written by ``syco eval``, and other JSON Lines files.
 
-Runs are read by :func:`sycocore.store.read_run`; this module adds the checks
-that a run to analyse must pass: the directory exists and holds both
+Runs are read by :func:`sycocore.store.read_run`. This module adds the checks
+that a run to analyse must pass: the directory exists and contains both
 ``manifest.json`` and ``records.jsonl``.
 """
 
@@ -45,7 +45,7 @@ def read_jsonl(path: Path) -> list[tuple[int, Any]]:
     """Return ``(line number, parsed value)`` for each non-empty line of ``path``.
 
     A last line that is not valid JSON is skipped with a warning, because an
-    interrupted writer leaves one; invalid JSON on any other line raises
+    interrupted writer leaves one. Invalid JSON on any other line raises
     :class:`~sycocore.errors.RunStoreError`.
     """
     lines = path.read_text(encoding="utf-8").splitlines()

@@ -56,7 +56,7 @@ class ClusterBootstrap:
     """Seeded two-stage resampling of cases clustered in questions.
 
     ``groups`` gives the question of each case. Each call to :meth:`draws`
-    starts again from ``seed``, so every statistic sees the same resamples.
+    starts again from ``seed``, so every statistic uses the same resamples.
     """
 
     def __init__(self, groups: Sequence[str], resamples: int, seed: int) -> None:
@@ -77,7 +77,7 @@ class ClusterBootstrap:
         """Yield chunks of resamples as (case index, mask), each of shape (resamples, Q, m).
 
         ``Q`` is the number of questions and ``m`` the largest number of cases in
-        one question; ``mask`` is false for the padding beyond a drawn
+        one question. ``mask`` is false for the padding beyond a drawn
         question's own case count.
         """
         import numpy as np
@@ -103,7 +103,7 @@ class ClusterBootstrap:
         """Return the hierarchical mean of each row of ``values`` in each resample.
 
         ``values`` has shape (K, cases); the result has shape (K, resamples),
-        NaN where a resample holds no value of that row.
+        NaN where a resample contains no value of that row.
         """
         import numpy as np
 
@@ -130,7 +130,7 @@ class ClusterBootstrap:
 
         ``values`` has shape (cases, K): the K values of a case (e.g. one per
         manipulation of a family) travel together. The result has shape
-        (resamples,), NaN where a resample holds no value.
+        (resamples,), NaN where a resample contains no value.
         """
         import numpy as np
 
@@ -176,7 +176,7 @@ def mcnemar_exact_p(first_only: int, second_only: int) -> float:
 
     Under the null hypothesis each discordant pair goes either way with
     probability 1/2, so the test is an exact binomial test on the discordant
-    pairs; with none, the p-value is 1.
+    pairs. Without discordant pairs the p-value is 1.
     """
     from scipy.stats import binomtest
 
