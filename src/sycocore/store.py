@@ -66,8 +66,9 @@ def _read_manifest(run_dir: Path) -> RunManifest:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        problem = f"{where}: {first['msg']}" if where else first["msg"]
         raise RunStoreError(
-            f"{path} is not a valid run manifest ({where}: {first['msg']}); "
+            f"{path} is not a valid run manifest ({problem}); "
             "it was not written by this version of syco or was edited"
         ) from None
 
@@ -97,7 +98,8 @@ def _read_records(path: Path, repair: bool) -> list[Record]:
         except ValidationError:
             raise RunStoreError(
                 f"{path}, line {number}: not a valid record; the file was edited or damaged. "
-                "Move the run directory away and re-run to score it again"
+                "Delete that line (re-running the same command scores it again), or move the "
+                "run directory away"
             ) from None
         if record.key in seen:
             raise RunStoreError(
@@ -203,23 +205,34 @@ class RunStore:
 
 
 def _check_same_config(run_dir: Path, previous: RunManifest, current: RunManifest) -> None:
-    differences = []
-    keys = sorted(set(previous.config) | set(current.config))
-    for key in keys:
-        old, new = previous.config.get(key), current.config.get(key)
-        if old != new:
-            differences.append(f"{key}: {_short(old)} in the run, {_short(new)} now")
+    differences = _differences("", previous.config, current.config)
     if previous.model.fingerprint() != current.model.fingerprint():
-        differences.append(
-            f"model identity: {_short(previous.model.model_dump(mode='json'))} in the run, "
-            f"{_short(current.model.model_dump(mode='json'))} now"
-        )
+        old_model = previous.model.model_dump(mode="json")
+        new_model = current.model.model_dump(mode="json")
+        differences += _differences("model identity", old_model, new_model) or [
+            f"model identity: {_short(old_model)} in the run, {_short(new_model)} now"
+        ]
     if differences:
         raise RunStoreError(
             f"{run_dir} holds a run with another configuration ({'; '.join(differences)}). "
             "Re-run with the original options, choose another --out, or pass --no-resume "
             "to move the old run aside"
         )
+
+
+def _differences(path: str, old: Any, new: Any) -> list[str]:
+    """List the values that differ, by dotted path, so a long nested value is never cut
+    off before the part that changed."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        differences = []
+        for key in sorted(set(old) | set(new)):
+            differences += _differences(
+                f"{path}.{key}" if path else key, old.get(key), new.get(key)
+            )
+        return differences
+    if old != new:
+        return [f"{path}: {_short(old)} in the run, {_short(new)} now"]
+    return []
 
 
 def _short(value: Any) -> str:
