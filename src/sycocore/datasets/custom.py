@@ -19,7 +19,7 @@ from pydantic import Field
 from ..errors import DatasetError
 from ..schemas import Item, sha256_hex
 from .base import Dataset, DatasetOptions
-from .files import Row, describe_type, iter_csv, iter_jsonl, read_json, row_error
+from .files import Row, check_file, describe_type, iter_csv, iter_jsonl, read_json, row_error
 from .validation import (
     ItemCollector,
     optional_number,
@@ -75,6 +75,8 @@ class FileDataset(Dataset):
             raise DatasetError(f"{self.path}: no usable item; every item was dropped")
 
     def _rows(self) -> Iterator[Row]:
+        # A directory or a missing path is named as such, before its extension is judged.
+        check_file(self.path)
         suffix = self.path.suffix.lower()
         if suffix in JSONL_SUFFIXES:
             return iter_jsonl(self.path)
