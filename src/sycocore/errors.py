@@ -54,6 +54,8 @@ class UnknownNameError(SycoError, LookupError):
         message = f"unknown {kind} {name!r}"
         if close:
             message += f"; did you mean {', '.join(repr(c) for c in close)}?"
+        else:
+            message += "."
         if known:
             message += f" Registered: {', '.join(known)}."
         else:
