@@ -139,7 +139,8 @@ def report_command(
 ) -> None:
     """Write the decomposition report of one run (report.md, report.html, figures, records.csv),
     or, for several runs, a combined report with a table of runs and the worst-case flip rate
-    against model size."""
+    against model size. Given a sweep directory, write the cross-model analysis of its models
+    (regression on size, regime and family; base and tuned pairs) into it."""
     from sycocore.errors import ConfigError
     from sycocore.options import parse_key_values, validate_options
 
@@ -153,6 +154,13 @@ def report_command(
     values = parse_key_values(metric_options, "-M")
     options = validate_options(DecompositionOptions, values, "metric 'decomposition'")
     assert isinstance(options, DecompositionOptions)
+
+    if len(run_dirs) == 1 and (run_dirs[0] / "sweep.json").is_file():
+        from .crossmodel_report import write_sweep_report
+
+        analysis, written = write_sweep_report(run_dirs[0], options, out)
+        typer.echo(json.dumps(analysis, indent=2) if json_output else "\n".join(map(str, written)))
+        return
 
     runs = [read_run(run_dir) for run_dir in run_dirs]
     results = [decompose(run, options) for run in runs]
