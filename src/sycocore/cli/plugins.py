@@ -164,13 +164,11 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
                 }
             )
         elif info.status == "disabled":
-            problems.append(
-                {
-                    "plugin": info.name,
-                    "problem": info.error or "disabled",
-                    "fix": "unset SYCO_LOAD_PLUGINS / SYCO_DISABLE_PLUGINS to load it",
-                }
-            )
+            if "SYCO_DISABLE_PLUGINS" in (info.error or ""):
+                fix = f"remove {info.name} from SYCO_DISABLE_PLUGINS to load it"
+            else:
+                fix = f"add {info.name} to SYCO_LOAD_PLUGINS, or unset it, to load it"
+            problems.append({"plugin": info.name, "problem": info.error or "disabled", "fix": fix})
     for backend in registry.names("backend"):
         for module in _RUNTIME_NEEDS.get(backend, ()):
             if importlib.util.find_spec(module) is None:
