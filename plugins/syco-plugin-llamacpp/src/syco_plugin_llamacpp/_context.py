@@ -43,11 +43,11 @@ class PrefixContext:
 
     ``llm`` is a ``llama_cpp.Llama``; this class drives its context through the
     low-level API and never calls ``Llama.eval``, so ``Llama.n_tokens`` does not
-    track the KV cache. With ``reuse_prefix`` off, every call starts from an
+    track the KV cache. With ``prefix_reuse`` off, every call starts from an
     empty KV cache.
     """
 
-    def __init__(self, llm: Any, n_batch: int, reuse_prefix: bool) -> None:
+    def __init__(self, llm: Any, n_batch: int, prefix_reuse: bool) -> None:
         import llama_cpp
 
         self._lib = llama_cpp
@@ -58,7 +58,7 @@ class PrefixContext:
         self._n_ctx = int(llm.n_ctx())
         self._n_batch = n_batch
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
-        self.reuse_prefix = reuse_prefix
+        self.prefix_reuse = prefix_reuse
         self.tokens: list[int] = []
         """Tokens whose keys and values are in the KV cache, in order."""
         self.evaluated_tokens = 0
@@ -81,17 +81,16 @@ class PrefixContext:
                 f"raise it with -B n_ctx={_next_power_of_two(len(tokens))}"
             )
 
-        keep = common_prefix_length(self.tokens, tokens) if self.reuse_prefix else 0
-        # The logits of a cached position are not stored, so the first position
-        # read must be decoded again.
-        keep = min(keep, first)
+        keep = common_prefix_length(self.tokens, tokens) if self.prefix_reuse else 0
+        # The logits of a cached position are not stored, so every position read
+        # is decoded again, together with the token before it (see _chunks).
+        keep = max(0, min(keep, first - 1))
         self._truncate(keep)
         self.reused_tokens += keep
 
         rows = np.empty((len(tokens) - first, self._n_vocab), dtype=np.float32)
-        for start in range(keep, len(tokens), self._n_batch):
-            chunk = tokens[start : start + self._n_batch]
-            outputs = self._decode(chunk, start, first)
+        for start, stop in _chunks(keep, len(tokens), self._n_batch):
+            outputs = self._decode(tokens[start:stop], start, first)
             for index, position in outputs:
                 pointer = self._lib.llama_get_logits_ith(self._ctx, index)
                 rows[position - first] = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
@@ -143,6 +142,23 @@ class PrefixContext:
         self.tokens.extend(int(token) for token in chunk)
         self.evaluated_tokens += len(chunk)
         return outputs
+
+
+def _chunks(start: int, stop: int, size: int) -> list[tuple[int, int]]:
+    """Split positions ``start`` to ``stop`` into decode batches of at most ``size`` tokens.
+
+    No batch holds a single token unless the whole range is one token. On the
+    CPU, llama.cpp computes a one-token batch with other matrix-vector kernels
+    than a larger batch, and its logits differ by up to 0.5 in log-probability
+    on SmolLM2 Q4_1 (llama-cpp-python 0.3.36), while batches of two or more
+    tokens give bit-identical rows whatever their size. Avoiding one-token
+    batches is what makes prefix reuse return the numbers of an empty cache.
+    """
+    bounds = [(begin, min(begin + size, stop)) for begin in range(start, stop, size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        (first_start, first_stop), (_, last_stop) = bounds[-2], bounds[-1]
+        bounds[-2:] = [(first_start, first_stop - 1), (first_stop - 1, last_stop)]
+    return bounds
 
 
 def _next_power_of_two(value: int) -> int:

@@ -45,11 +45,12 @@ class LlamaCppOptions(BackendOptions):
     """CPU threads; ``None`` uses one per usable physical core."""
     n_ctx: int = Field(default=2048, ge=32)
     """Context length in tokens: the longest prompt plus its longest candidate."""
-    n_batch: int = Field(default=512, ge=1)
-    """Tokens decoded per llama.cpp call while evaluating a prompt."""
+    n_batch: int = Field(default=512, ge=3)
+    """Most tokens decoded per llama.cpp call. At least 3, so that no call
+    decodes a single token, whose logits llama.cpp computes differently."""
     seed: int | None = None
     """Seed of llama.cpp's sampler. Scoring never samples, so it changes no number."""
-    reuse_prefix: bool = True
+    prefix_reuse: bool = True
     """Keep the KV cache of the prefix shared with the previous prompt and
     evaluate only the rest. Off, every prompt is evaluated from an empty cache."""
 
@@ -61,6 +62,7 @@ class LlamaCppBackend(Backend):
     description = "GGUF models in process with llama.cpp (CPU); the embedded default model"
     readouts = frozenset({Readout.NEXT_TOKEN, Readout.CONTINUATION})
     Options = LlamaCppOptions
+    runtime_options = frozenset({"batch_size", "threads", "n_ctx", "n_batch", "seed"})
 
     def __init__(self, options: BackendOptions) -> None:
         super().__init__(options)
@@ -118,7 +120,7 @@ class LlamaCppBackend(Backend):
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab)) and self._bos >= 0
         self._bos_text = _token_text(llama_cpp, vocab, self._bos)
         self._eos_text = _token_text(llama_cpp, vocab, int(llm.token_eos()))
-        self._context = PrefixContext(llm, self.options.n_batch, self.options.reuse_prefix)
+        self._context = PrefixContext(llm, self.options.n_batch, self.options.prefix_reuse)
 
     def _choose_prompt_format(self) -> str:
         requested = self.options.prompt_format
@@ -147,10 +149,8 @@ class LlamaCppBackend(Backend):
         path = self._loaded_path()
         settings: dict[str, str | int | float | bool | None] = {
             "prompt_format": self._prompt_format,
-            "chat_template_sha256": template_hash(self._template)
-            if self._prompt_format == "chat"
-            else None,
-            "add_bos": self._add_bos,
+            "chat_template_hash": self._template_hash(),
+            "bos": self.bos_handling(),
             # Kernels change between llama.cpp builds, and with them the last digits.
             "llama_cpp_python": llama_cpp.__version__,
         }
@@ -176,16 +176,27 @@ class LlamaCppBackend(Backend):
             "threads": self._threads,
             "n_ctx": self.options.n_ctx,
             "n_batch": self.options.n_batch,
-            "reuse_prefix": self.options.reuse_prefix,
+            "prefix_reuse": self.options.prefix_reuse,
             "prompt_format": self._prompt_format,
-            "chat_template_sha256": template_hash(self._template),
-            "add_bos": self._add_bos,
+            "chat_template_hash": self._template_hash(),
+            "bos": self.bos_handling(),
             "example_prompt": self.render(_EXAMPLE),
         }
 
     def recommended_question_format(self) -> str | None:
         alias = get_alias(self.options.model or DEFAULT_MODEL)
         return alias.recommended_question_format if alias is not None else None
+
+    def bos_handling(self) -> str:
+        """Return how BOS reaches the model: ``none``, ``in_text`` or ``prepended``."""
+        if not self._add_bos:
+            return "none"
+        text = self.render(_EXAMPLE).encode("utf-8")
+        tokens = self._llm.tokenize(text, False, True)
+        return "in_text" if tokens and tokens[0] == self._bos else "prepended"
+
+    def _template_hash(self) -> str | None:
+        return template_hash(self._template) if self._prompt_format == "chat" else None
 
     # Prompts ----------------------------------------------------------------------------
 
@@ -220,18 +231,24 @@ class LlamaCppBackend(Backend):
         return tokens
 
     def candidate_tokens(self, prompt: str, prompt_tokens: list[int], candidate: str) -> list[int]:
-        """Return the tokens ``candidate`` adds after ``prompt``, tokenised together."""
+        """Return the tokens of ``candidate`` as they follow ``prompt``.
+
+        The prompt and the candidate are tokenised together and the tokens after
+        the prompt's own are kept. When a token crosses the boundary (a stem
+        ending in a space), the candidate is tokenised alone and must decode
+        back to itself; the hf backend splits candidates by the same rule.
+        """
         full = self.tokenize(prompt + candidate)
-        if full[: len(prompt_tokens)] != prompt_tokens:
+        if full[: len(prompt_tokens)] == prompt_tokens and len(full) > len(prompt_tokens):
+            return full[len(prompt_tokens) :]
+
+        alone = [int(t) for t in self._llm.tokenize(candidate.encode("utf-8"), False, True)]
+        if not alone or self._detokenize(alone) != candidate:
             raise BackendError(
-                f"candidate {candidate!r} merges with the end of the prompt ...{prompt[-20:]!r} "
-                "into different tokens, so it cannot be scored as a continuation; "
-                "start candidates with a space or end the answer stem with punctuation"
+                f"candidate {candidate!r} cannot be split from the prompt into its own tokens "
+                "with this tokenizer; end the answer stem without trailing whitespace"
             )
-        tokens = full[len(prompt_tokens) :]
-        if not tokens:
-            raise BackendError(f"candidate {candidate!r} adds no token after the prompt")
-        return tokens
+        return alone
 
     # Scoring ----------------------------------------------------------------------------
 
@@ -278,7 +295,7 @@ class LlamaCppBackend(Backend):
         for candidate in request.candidates:
             tokens = self.candidate_tokens(prompt, prompt_tokens, candidate)
             if len(tokens) != 1:
-                pieces = [self._piece(token) for token in tokens]
+                pieces = [self._detokenize([token]) for token in tokens]
                 raise BackendError(
                     f"candidate {candidate!r} is {len(tokens)} tokens {pieces} after the answer "
                     f"stem {request.conversation.answer_stem!r}; the next-token readout needs "
@@ -326,8 +343,8 @@ class LlamaCppBackend(Backend):
             raise BackendError("the llamacpp backend is not loaded; call load() first")
         return self._path
 
-    def _piece(self, token: int) -> str:
-        text: bytes = self._llm.detokenize([token], special=True)
+    def _detokenize(self, tokens: list[int]) -> str:
+        text: bytes = self._llm.detokenize(tokens, special=True)
         return text.decode("utf-8", "replace")
 
 
