@@ -215,6 +215,8 @@ def _location(raw: Any, loc: tuple[int | str, ...]) -> str:
     """Describe a pydantic error location as ``model 'name' (entry N), field 'x'``."""
     if not loc:
         return "top level"
+    if loc == ("model",):
+        return "[[model]] tables"
     if loc[0] == "model" and len(loc) >= 2 and isinstance(loc[1], int):
         index = loc[1]
         entries = raw.get("model") if isinstance(raw, dict) else None
