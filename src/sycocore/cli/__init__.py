@@ -17,10 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     import typer
 
     from ..errors import SycoError
-    from .app import build_app
+    from .app import build_app, configure_logging_early
     from .output import print_error
 
     try:
+        configure_logging_early(sys.argv[1:] if argv is None else argv)
         command = build_app()
         result = command.main(args=argv, prog_name="syco", standalone_mode=False)
     except SycoError as error:

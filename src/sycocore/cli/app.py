@@ -10,7 +10,7 @@ import typer
 
 from .. import __version__
 
-__all__ = ["build_app"]
+__all__ = ["build_app", "configure_logging_early"]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -24,6 +24,26 @@ def _configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def configure_logging_early(argv: list[str]) -> None:
+    """Install the log handler from ``--log-level`` or SYCO_LOG_LEVEL before plugins load.
+
+    Plugins load while the app is built, before typer parses the root options, so
+    without this their loading decisions would bypass the requested level.
+    """
+    level = os.environ.get("SYCO_LOG_LEVEL", "WARNING")
+    for index, argument in enumerate(argv):
+        if argument == "--log-level" and index + 1 < len(argv):
+            level = argv[index + 1]
+            break
+        if argument.startswith("--log-level="):
+            level = argument.partition("=")[2]
+            break
+        if not argument.startswith("-"):
+            break  # the command name: root options come before it
+    if level.upper() in LOG_LEVELS:
+        _configure_logging(level.upper())
 
 
 def _root_callback(
