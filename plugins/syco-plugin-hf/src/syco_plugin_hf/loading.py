@@ -154,8 +154,9 @@ def load_model(options: HFOptions) -> LoadedModel:
         kwargs["gguf_file"] = source.gguf_file
     if options.revision is not None:
         kwargs["revision"] = options.revision
-    if options.trust_remote_code:
-        kwargs["trust_remote_code"] = True
+    # Passed even when False: left unset, transformers asks on the terminal whether to
+    # run a repository's own code, so a keypress could enable it without the option.
+    kwargs["trust_remote_code"] = options.trust_remote_code
 
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(source.location, **kwargs)
