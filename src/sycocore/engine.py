@@ -545,7 +545,10 @@ def run_eval(
             cache.close()
 
     expected = len(plan.cases) * len(question_format.orders) * len(conditions)
-    result = finish_run(store.run_dir, plan.metrics, expected)
+    try:
+        result = finish_run(store.run_dir, plan.metrics, expected)
+    finally:
+        store.close()
     result.scored, result.cached = runner.scored, runner.cached
     return result
 

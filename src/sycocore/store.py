@@ -5,6 +5,7 @@ Layout of a run directory::
     manifest.json    configuration, versions, model identity, dataset hash
     records.jsonl    one Record per line, appended and fsync'ed per batch
     summary.json     counts and metric results, rewritten at the end of a run
+    .lock            locked by the process that writes the run
 
 Crash safety rests on two rules. Records are appended whole lines at a time
 and synced before the engine moves on, so after ``kill -9`` the file holds
@@ -18,11 +19,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from .errors import RunStoreError
 from .metrics import RunData
@@ -33,6 +40,7 @@ __all__ = ["RunStore", "read_run", "write_json_atomic"]
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 SUMMARY = "summary.json"
+LOCK = ".lock"
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
@@ -129,6 +137,8 @@ class RunStore:
         self.manifest = manifest
         self._keys = {record.key for record in records}
         self._count = len(records)
+        self._locks: list[IO[bytes]] = []
+        self._release = weakref.finalize(self, _close_all, self._locks)
 
     @classmethod
     def open(cls, run_dir: Path, manifest: RunManifest, resume: bool = True) -> RunStore:
@@ -136,17 +146,35 @@ class RunStore:
 
         A directory that holds a run with another configuration is rejected with a
         message listing the differences. With ``resume=False`` an existing run is
-        moved aside to ``<run_dir>.<run id>.bak`` and a new one starts.
+        moved aside to ``<run_dir>.<run id>.bak`` and a new one starts. The
+        directory stays locked against other processes until this process ends.
         """
         manifest_path = run_dir / MANIFEST
         if run_dir.exists() and not run_dir.is_dir():
             raise RunStoreError(f"--out {run_dir} exists and is not a directory")
+        if (
+            run_dir.is_dir()
+            and not manifest_path.exists()
+            and any(path.name != LOCK for path in run_dir.iterdir())
+        ):
+            raise RunStoreError(
+                f"--out {run_dir} is not empty and holds no syco run; choose another directory"
+            )
+        lock = _lock_run_dir(run_dir)
+        try:
+            store = cls._open_locked(run_dir, manifest, resume)
+        except BaseException:
+            lock.close()
+            raise
+        store._hold(lock)
+        return store
+
+    @classmethod
+    def _open_locked(cls, run_dir: Path, manifest: RunManifest, resume: bool) -> RunStore:
+        manifest_path = run_dir / MANIFEST
         if manifest_path.exists():
             previous = _read_manifest(run_dir)
-            if not resume:
-                backup = run_dir.with_name(f"{run_dir.name}.{previous.run_id}.bak")
-                run_dir.rename(backup)
-            else:
+            if resume:
                 _check_same_config(run_dir, previous, manifest)
                 records = _read_records(run_dir / RECORDS, repair=True)
                 resumed = previous.model_copy(
@@ -154,18 +182,33 @@ class RunStore:
                 )
                 write_json_atomic(manifest_path, resumed.model_dump(mode="json"))
                 return cls(run_dir, resumed, records)
-        elif run_dir.is_dir() and any(run_dir.iterdir()):
-            raise RunStoreError(
-                f"--out {run_dir} is not empty and holds no syco run; choose another directory"
-            )
+            backup = run_dir.with_name(f"{run_dir.name}.{previous.run_id}.bak")
+            run_dir.rename(backup)
+            # The new directory gets a lock of its own; the caller keeps the old one.
+            lock = _lock_run_dir(run_dir)
+            try:
+                write_json_atomic(manifest_path, manifest.model_dump(mode="json"))
+            except BaseException:
+                lock.close()
+                raise
+            store = cls(run_dir, manifest, [])
+            store._hold(lock)
+            return store
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(manifest_path, manifest.model_dump(mode="json"))
         except OSError as error:
             raise RunStoreError(
                 f"cannot write the run directory {run_dir}: {error.strerror or error}"
             ) from None
         return cls(run_dir, manifest, [])
+
+    def _hold(self, lock: IO[bytes]) -> None:
+        self._locks.append(lock)
+
+    def close(self) -> None:
+        """Release the lock on the run directory; a store that is never closed releases it
+        when it is garbage-collected or when the process ends."""
+        self._release()
 
     @property
     def record_count(self) -> int:
@@ -202,6 +245,40 @@ class RunStore:
         path = self.run_dir / SUMMARY
         write_json_atomic(path, summary.model_dump(mode="json"))
         return path
+
+
+def _close_all(handles: list[IO[bytes]]) -> None:
+    while handles:
+        handles.pop().close()
+
+
+def _lock_run_dir(run_dir: Path) -> IO[bytes]:
+    """Create ``run_dir`` and take an exclusive lock on its lock file, or raise when taken.
+
+    Two processes appending to one records file would write records twice. The
+    POSIX record lock is released by the kernel when the process ends, even after
+    ``kill -9``, so no stale lock survives a crash, and the same process may take
+    it again.
+    """
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = (run_dir / LOCK).open("ab")
+    except OSError as error:
+        raise RunStoreError(
+            f"cannot write the run directory {run_dir}: {error.strerror or error}"
+        ) from None
+    if fcntl is None:
+        # NOTE: without fcntl (Windows) two processes can write one run directory at once.
+        return handle
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RunStoreError(
+            f"{run_dir} is in use by another syco process; wait for it to finish, "
+            "or choose another --out"
+        ) from None
+    return handle
 
 
 def _check_same_config(run_dir: Path, previous: RunManifest, current: RunManifest) -> None:
