@@ -139,3 +139,23 @@ def test_ctrl_c_exits_130_and_resumes(syco_cli: SycoCli) -> None:
     final_keys, _ = record_keys(records)
     assert final_keys[: len(keys)] == keys
     assert len(final_keys) == len(set(final_keys)) == summary["expected_records"]
+
+
+@pytest.mark.slow
+def test_second_writer_rejected_while_running(syco_cli: SycoCli) -> None:
+    run = (*SCRIPTED, "--metrics", "none", "--batch-size", "2", "-B", "delay=0.1")
+    records = syco_cli.cwd / "run" / "records.jsonl"
+    first = syco_cli.popen(*run, "--out", "run")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _count_lines(records) < 2:
+        time.sleep(0.02)
+
+    second = syco_cli(*run, "--out", "run")
+    first.communicate(timeout=120)
+
+    assert second.returncode == 1
+    assert "run is in use by another syco process" in second.stderr
+    assert first.returncode == 0
+    keys, torn = record_keys(records)
+    assert len(keys) == len(set(keys))
+    assert not torn
