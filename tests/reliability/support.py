@@ -42,8 +42,8 @@ def read_summary(run_dir: Path) -> Any:
 def record_keys(path: Path) -> tuple[list[tuple[str, str, str]], bool]:
     """Parse ``records.jsonl`` and return the record keys and whether the last line is torn.
 
-    Every complete line must be one JSON record; only a last line without its
-    newline may be cut short, as a crash during an append leaves it.
+    Every complete line must be one JSON record. Only a last line without its
+    newline may be cut short, because a crash during an append leaves one.
     """
     data = path.read_bytes() if path.exists() else b""
     complete_end = data.rfind(b"\n") + 1

@@ -1,4 +1,4 @@
-"""The score cache answers only identical requests to the identical model.
+"""The score cache returns a score only for the same request to the same model.
 
 A hit for another model, prompt format or question format would put one
 model's numbers into another model's run without any sign of it.

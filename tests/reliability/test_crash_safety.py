@@ -1,8 +1,8 @@
 """Crash safety of ``syco eval``: kill -9 at random points, Ctrl-C, and resume.
 
 A run killed at any point and re-run until it finishes must end with the same
-records and the same summary as a run never interrupted, and at no point may
-the records file hold a record twice or a damaged line other than a torn last
+records and the same summary as a run never interrupted. At no point may the
+records file contain a record twice, or a damaged line other than a torn last
 line, which the next run cuts off.
 """
 

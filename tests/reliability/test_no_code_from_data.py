@@ -1,10 +1,10 @@
 """No code runs from data: source scan, data that looks like code, remote code, plugin install.
 
 Datasets, run files, chat templates and options are read as data only. The
-source scan rejects the calls that turn data into code (pickle, eval, exec,
+source scan rejects the calls that turn data into code: pickle, eval, exec,
 unsafe YAML, ``torch.load`` without ``weights_only=True``, an unsandboxed Jinja
-environment, a shell); the hf backend keeps ``trust_remote_code`` off unless
-the user sets it; ``syco plugins install`` installs only what the user names.
+environment and a shell. The hf backend keeps ``trust_remote_code`` off unless
+the user sets it, and ``syco plugins install`` installs only what the user names.
 """
 
 from __future__ import annotations

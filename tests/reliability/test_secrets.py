@@ -64,8 +64,8 @@ def _assert_key_nowhere(syco_cli: SycoCli, result: CliResult, key: str) -> None:
 
 def test_api_key_option_never_written(syco_cli: SycoCli, openai_server: Any) -> None:
     key = f"sk-reliability-{secrets.token_hex(12)}"
-    # The server quotes the bearer token in two error bodies, as careless servers
-    # do; the retry warnings that show those bodies must not show the key.
+    # The server quotes the bearer token in two error bodies, as careless servers do.
+    # The retry warnings show those bodies, so they must show them without the key.
     openai_server.push(
         CHAT_PATH,
         {"status": 503, "body": '{"error": {"message": "overloaded for key {token}"}}'},
