@@ -77,7 +77,8 @@ class PrefixContext:
             raise ValueError(f"first={first} is outside a sequence of {len(tokens)} tokens")
         if len(tokens) > self._n_ctx:
             raise BackendError(
-                f"the prompt needs {len(tokens)} tokens but the context holds {self._n_ctx}; "
+                f"the prompt needs {len(tokens)} tokens, more than the context length "
+                f"of {self._n_ctx}; "
                 f"raise it with -B n_ctx={_next_power_of_two(len(tokens))}"
             )
 
@@ -147,7 +148,7 @@ class PrefixContext:
 def _chunks(start: int, stop: int, size: int) -> list[tuple[int, int]]:
     """Split positions ``start`` to ``stop`` into decode batches of at most ``size`` tokens.
 
-    No batch holds a single token unless the whole range is one token. On the
+    No batch contains a single token unless the whole range is one token. On the
     CPU, llama.cpp computes a one-token batch with other matrix-vector kernels
     than a larger batch, and its logits differ by up to 0.5 in log-probability
     on SmolLM2 Q4_1 (llama-cpp-python 0.3.36), while batches of two or more

@@ -120,7 +120,8 @@ class LlamaCppBackend(Backend):
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab)) and self._bos >= 0
         self._bos_text = _token_text(llama_cpp, vocab, self._bos)
         self._eos_text = _token_text(llama_cpp, vocab, int(llm.token_eos()))
-        self._context = PrefixContext(llm, self.options.n_batch, self.options.prefix_reuse)
+        # llama.cpp may raise n_ctx to its minimum, and Llama caps n_batch at n_ctx.
+        self._context = PrefixContext(llm, int(llm.n_batch), self.options.prefix_reuse)
 
     def _choose_prompt_format(self) -> str:
         requested = self.options.prompt_format
@@ -174,8 +175,8 @@ class LlamaCppBackend(Backend):
             "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
             "device": "cpu",
             "threads": self._threads,
-            "n_ctx": self.options.n_ctx,
-            "n_batch": self.options.n_batch,
+            "n_ctx": int(self._llm.n_ctx()),
+            "n_batch": int(self._llm.n_batch),
             "prefix_reuse": self.options.prefix_reuse,
             "prompt_format": self._prompt_format,
             "chat_template_hash": self._template_hash(),
@@ -234,9 +235,9 @@ class LlamaCppBackend(Backend):
         """Return the tokens of ``candidate`` as they follow ``prompt``.
 
         The prompt and the candidate are tokenised together and the tokens after
-        the prompt's own are kept. When a token crosses the boundary (a stem
-        ending in a space), the candidate is tokenised alone and must decode
-        back to itself; the hf backend splits candidates by the same rule.
+        the prompt's own are kept. When a token crosses the boundary, as after
+        a stem ending in a space, the candidate is tokenised alone and must
+        decode back to itself. The hf backend splits candidates by the same rule.
         """
         full = self.tokenize(prompt + candidate)
         if full[: len(prompt_tokens)] == prompt_tokens and len(full) > len(prompt_tokens):
