@@ -387,6 +387,7 @@ def test_catalogue_has_thirty_cases() -> None:
     assert len({case.name for case in CASES}) == len(CASES)
 
 
+@pytest.mark.slow
 def test_scoring_failure_keeps_records(syco_cli: SycoCli) -> None:
     run = (*SCRIPTED, "--metrics", "none", "--out", "run", "--batch-size", "4")
     records = syco_cli.cwd / "run" / "records.jsonl"

@@ -113,6 +113,7 @@ def test_resume_other_batch_size_accepted(tmp_path: Path) -> None:
     assert second.summary.records == first.summary.records
 
 
+@pytest.mark.slow
 def test_cli_resume_other_model_rejected(syco_cli: SycoCli) -> None:
     run = (*SCRIPTED, "--metrics", "none", "--manipulations", "none", "--out", "run")
     syco_cli(*run, "--model", "first", check=True)

@@ -68,6 +68,7 @@ def test_broken_plugins_eval_still_works(broken_cli: SycoCli) -> None:
     assert "plugin 'badreg'" in result.stderr
 
 
+@pytest.mark.slow
 def test_broken_plugins_doctor_explains(broken_cli: SycoCli) -> None:
     text = broken_cli("plugins", "doctor")
     report = broken_cli("plugins", "doctor", "--json")
@@ -96,6 +97,7 @@ def test_broken_plugins_listed_as_failed(broken_cli: SycoCli) -> None:
     assert plugins["testing"]["status"] == "loaded"
 
 
+@pytest.mark.slow
 def test_disable_plugins_env_skips_plugin(broken_cli: SycoCli) -> None:
     broken_cli.env["SYCO_DISABLE_PLUGINS"] = "badreg,badimport,manipulations"
     listing = broken_cli("plugins", "list", "--json")
@@ -113,6 +115,7 @@ def test_disable_plugins_env_skips_plugin(broken_cli: SycoCli) -> None:
     assert "unknown manipulation or family 'experts'" in run.stderr
 
 
+@pytest.mark.slow
 def test_load_plugins_env_allows_only_listed(broken_cli: SycoCli) -> None:
     broken_cli.env["SYCO_LOAD_PLUGINS"] = "testing"
     listing = broken_cli("plugins", "list", "--json")
@@ -138,6 +141,7 @@ def test_load_plugins_env_by_distribution(broken_cli: SycoCli) -> None:
     assert statuses["openai"] == "disabled"
 
 
+@pytest.mark.slow
 def test_load_plugins_env_empty_keeps_builtins(syco_cli: SycoCli) -> None:
     syco_cli.env["SYCO_LOAD_PLUGINS"] = ""
     datasets = syco_cli("list", "datasets", "--json")

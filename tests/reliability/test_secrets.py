@@ -62,6 +62,7 @@ def _assert_key_nowhere(syco_cli: SycoCli, result: CliResult, key: str) -> None:
     assert key[:16] not in result.stderr
 
 
+@pytest.mark.slow
 def test_api_key_option_never_written(syco_cli: SycoCli, openai_server: Any) -> None:
     key = f"sk-reliability-{secrets.token_hex(12)}"
     # The server quotes the bearer token in two error bodies, as careless servers do.
@@ -80,6 +81,7 @@ def test_api_key_option_never_written(syco_cli: SycoCli, openai_server: Any) -> 
     _assert_key_nowhere(syco_cli, result, key)
 
 
+@pytest.mark.slow
 def test_api_key_env_never_written(syco_cli: SycoCli, openai_server: Any) -> None:
     key = f"sk-reliability-{secrets.token_hex(12)}"
     syco_cli.env["OPENAI_API_KEY"] = key
@@ -91,6 +93,7 @@ def test_api_key_env_never_written(syco_cli: SycoCli, openai_server: Any) -> Non
     _assert_key_nowhere(syco_cli, result, key)
 
 
+@pytest.mark.slow
 def test_api_key_absent_from_failure_message(syco_cli: SycoCli, openai_server: Any) -> None:
     key = f"sk-reliability-{secrets.token_hex(12)}"
     body = '{"error": {"message": "key {token} is not valid"}}'
