@@ -62,7 +62,9 @@ class LlamaCppBackend(Backend):
     description = "GGUF models in process with llama.cpp (CPU); the embedded default model"
     readouts = frozenset({Readout.NEXT_TOKEN, Readout.CONTINUATION})
     Options = LlamaCppOptions
-    runtime_options = frozenset({"batch_size", "threads", "n_ctx", "n_batch", "seed"})
+    runtime_options = frozenset(
+        {"batch_size", "threads", "n_ctx", "n_batch", "seed", "prefix_reuse"}
+    )
 
     def __init__(self, options: BackendOptions) -> None:
         super().__init__(options)
