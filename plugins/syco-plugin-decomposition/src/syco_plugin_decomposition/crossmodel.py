@@ -90,7 +90,7 @@ class ModelPoint:
     status: str = "pending"
     """``complete`` when the run has a complete summary, else the status in ``sweep.json``."""
     note: str | None = None
-    """Why the model has no worst-case flip rate."""
+    """Reason the model has no worst-case flip rate."""
 
 
 def _decomposition(run_dir: Path, options: DecompositionOptions) -> dict[str, Any] | None:
@@ -117,7 +117,7 @@ def load_points(
     """Read ``sweep.json`` and the worst-case flip rate of every model's run.
 
     The decomposition result stored in a run's ``summary.json`` is used as it
-    is; a run computed without the decomposition metric is decomposed from its
+    is. A run computed without the decomposition metric is decomposed from its
     records with ``options``. A model whose run is incomplete keeps
     ``worst = None`` and a note.
     """
