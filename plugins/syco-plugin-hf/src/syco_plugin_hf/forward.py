@@ -77,8 +77,9 @@ def forward_with_prefix(
 
     The prefix's key-value cache is copied for each row. The rest of each
     sequence is left-padded, so padding sits between the prefix and the row's
-    own tokens; the attention mask hides it and position ids continue from the
-    prefix. ``prefix_length`` must not exceed :func:`common_prefix_length`.
+    own tokens. The attention mask hides that padding, and position ids
+    continue from the prefix. ``prefix_length`` must not exceed
+    :func:`common_prefix_length`.
     """
     import torch
 

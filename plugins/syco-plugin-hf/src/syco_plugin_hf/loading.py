@@ -42,10 +42,10 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where the weights come from, as resolved from the options."""
+    """Location of the weights, as resolved from the options."""
 
     label: str
-    """What the run records as the model: the alias, the path or the hub id."""
+    """Model name recorded in the run: the alias, the path or the hub id."""
     location: str
     """First argument of ``from_pretrained``: a folder or a hub id."""
     gguf_file: str | None

@@ -2,10 +2,10 @@
 
 The chat template is rendered by :func:`sycocore.prompts.render_chat`, the same
 sandboxed renderer the llama.cpp backend uses, so both backends feed a model
-the same text. Text is tokenized without the tokenizer's special tokens; the
-BOS token is then prepended only when the tokenizer would add one and the
-text does not already start with it, so a template that writes BOS itself
-never yields two.
+the same text. Text is tokenized without the tokenizer's special tokens. The
+backend then prepends BOS only when the tokenizer would add one and the text
+does not already start with it, so a template that writes BOS itself never
+yields two.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ __all__ = ["EXAMPLE_CONVERSATION", "BosHandling", "PreparedRequest", "PromptRend
 logger = logging.getLogger(__name__)
 
 BosHandling = Literal["none", "in_text", "prepended"]
-"""How the BOS token reaches the model: the tokenizer adds none, the rendered
-text already starts with it, or the backend prepends it."""
+"""Source of the BOS token: ``none`` (the tokenizer adds none), ``in_text`` (the
+rendered text starts with it) or ``prepended`` (the backend adds it)."""
 
 EXAMPLE_CONVERSATION = Conversation(
     messages=(Message(role="user", content="What is the capital of France?"),),
