@@ -144,7 +144,8 @@ def test_ctrl_c_exits_130_and_resumes(syco_cli: SycoCli) -> None:
 
 @pytest.mark.slow
 def test_second_writer_rejected_while_running(syco_cli: SycoCli) -> None:
-    run = (*SCRIPTED, "--metrics", "none", "--batch-size", "2", "-B", "delay=0.1")
+    run = (*SCRIPTED, "--metrics", "none", "--manipulations", "belief", "--batch-size", "1")
+    run = (*run, "-B", "delay=0.1")
     records = syco_cli.cwd / "run" / "records.jsonl"
     first = syco_cli.popen(*run, "--out", "run")
     deadline = time.monotonic() + 60
