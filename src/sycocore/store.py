@@ -49,6 +49,10 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     text = json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        # mkstemp creates the file with mode 0600; give it the mode open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
