@@ -437,13 +437,15 @@ def eval_config(spec: SweepFile, entry: ModelEntry, sweep_dir: Path) -> EvalConf
     )
 
 
-def _is_complete(run_dir: Path) -> bool:
-    """Return whether ``run_dir`` contains a summary that marks the run complete."""
+def _complete_summary(run_dir: Path) -> dict[str, Any] | None:
+    """Return the summary of ``run_dir`` when it marks the run complete, else ``None``."""
     try:
         summary = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(summary, dict) and summary.get("complete") is True
+        return None
+    if isinstance(summary, dict) and summary.get("complete") is True:
+        return summary
+    return None
 
 
 def _check_plugins(spec: SweepFile) -> None:
@@ -580,9 +582,12 @@ def run_sweep(
             entry_hash=entry.content_hash(),
             run_dir=f"{RUNS}/{entry.name}",
         )
-        if _is_complete(config.out):
+        summary = _complete_summary(config.out)
+        if summary is not None:
             status.status = "skipped"
             status.scored, status.cached = 0, 0
+            status.records = summary.get("records")
+            status.expected_records = summary.get("expected_records")
             logger.info("model %r: run already complete, skipped", entry.name)
         else:
             jobs.append(_Job(entry, config))
