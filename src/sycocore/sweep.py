@@ -399,7 +399,7 @@ def _check_reuse(sweep_dir: Path, spec: SweepFile, previous: SweepState) -> None
         entry = entries.get(status.name)
         if entry is None:
             raise SweepError(
-                f"sweep directory {sweep_dir} holds model {status.name!r}, which sweep file "
+                f"sweep directory {sweep_dir} contains model {status.name!r}, which sweep file "
                 f"{spec.path} no longer lists; a re-run may only add models. Restore the entry "
                 "or choose another --out"
             )
@@ -563,7 +563,8 @@ def run_sweep(
         _check_reuse(sweep_dir, spec, previous)
     elif sweep_dir.is_dir() and any(sweep_dir.iterdir()):
         raise SweepError(
-            f"--out {sweep_dir} is not empty and holds no {SWEEP_STATE}; choose another directory"
+            f"--out {sweep_dir} is not empty and contains no {SWEEP_STATE}; "
+            "choose another directory"
         )
 
     statuses = []
@@ -671,7 +672,7 @@ def _run_ray(
     dashboard and shut down at the end. Its workers inherit this process's
     environment, so they find the same plugins. With ``address`` the
     ``SYCO_*`` variables are forwarded to the workers, and the sweep directory
-    must be on a file system that every node sees under the same path.
+    must be on a file system that every node mounts at the same path.
     """
     ray = import_ray()
     started_here = not ray.is_initialized()

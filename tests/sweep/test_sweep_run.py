@@ -98,7 +98,7 @@ def test_sweep_rejects_removed_model(syco_cli: SycoCli) -> None:
     write_sweep(syco_cli.cwd / "s.toml", SCRIPTED_SETTINGS, scripted_model("a"))
     result = syco_cli("sweep", "s.toml", "--out", "sweep")
     assert result.returncode == 1
-    assert "holds model 'b', which sweep file" in result.stderr
+    assert "contains model 'b', which sweep file" in result.stderr
 
 
 def test_sweep_unknown_backend_exits_1(syco_cli: SycoCli) -> None:
