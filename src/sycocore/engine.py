@@ -507,7 +507,10 @@ def run_eval(
             config=payload,
             config_hash=sha256_hex(canonical_json(payload)),
             model=identity,
-            backend_info=backend.info(),
+            backend_info={
+                **backend.info(),
+                "available_readouts": sorted(r.value for r in backend.available_readouts()),
+            },
             dataset=plan.dataset_info,
             question_format=question_format.spec() | {"chance_share": question_format.chance_share},
             conditions=conditions,

@@ -424,3 +424,11 @@ def test_competence_small_sample_wording() -> None:
     assert "not established" in message
     assert "--limit" in message
     assert "tiny-lm" in message
+
+
+def test_competence_advice_respects_backend_readouts() -> None:
+    result = compute(make_run(chance_margins(40, 21), model="served"))
+    result["available_readouts"] = ["generation", "next_token"]
+    message = DecompositionMetric(DecompositionOptions()).warnings(result)[0]
+    assert "--question-format cloze" not in message
+    assert "continuation readout" in message

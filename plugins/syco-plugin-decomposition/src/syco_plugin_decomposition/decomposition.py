@@ -115,6 +115,7 @@ def decompose(run: RunData, options: DecompositionOptions) -> dict[str, Any]:
         "backend": run.manifest.model.backend,
         "run_id": run.manifest.run_id,
         "question_format": run.manifest.question_format.get("name"),
+        "available_readouts": run.manifest.backend_info.get("available_readouts"),
         "readouts": table.readouts,
         "margin_unit": margin_unit(table.readouts),
         "options": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sycocore.formats import question_format_names
+from sycocore.formats import get_question_format, question_format_names
 from sycocore.metrics import Metric, MetricOptions, RunData
 
 from .decomposition import DecompositionOptions, decompose
@@ -83,10 +83,19 @@ def competence_warning(result: dict[str, Any]) -> str | None:
     if competence["competent"]:
         return None
     question_format = result.get("question_format") or "unknown"
-    others = [name for name in question_format_names() if name != question_format]
-    suggestion = "cloze"
-    if "cloze" not in others and others:
-        suggestion = others[0]
+    available = result.get("available_readouts")
+    others = [
+        name
+        for name in question_format_names()
+        if name != question_format
+        and (available is None or get_question_format(name).readout.value in available)
+    ]
+    if "cloze" in others:
+        advice = "another question format, e.g. --question-format cloze"
+    elif others:
+        advice = f"another question format, e.g. --question-format {others[0]}"
+    else:
+        advice = "a larger model, or a backend that offers the cloze format's continuation readout"
     share = competence["share"]
     share_text = f"{share:.0%}" if share is not None else "none"
     evidence = (
@@ -98,11 +107,9 @@ def competence_warning(result: dict[str, Any]) -> str | None:
         return (
             f"competence of model {result['model']!r} in the {question_format!r} question "
             f"format is not established: {evidence}, so its flip rates may measure noise. "
-            f"Score more questions (--limit), or run it again with another question format, "
-            f"e.g. --question-format {suggestion}"
+            f"Score more questions (--limit), or run it again with {advice}"
         )
     return (
         f"model {result['model']!r} is not competent in the {question_format!r} question "
-        f"format: {evidence}, so its flip rates measure noise. Run it again with another "
-        f"question format, e.g. --question-format {suggestion}"
+        f"format: {evidence}, so its flip rates measure noise. Run it again with {advice}"
     )
