@@ -14,8 +14,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from .errors import CapabilityError
+from .generation import GenerationSpec
 from .options import PluginOptions
-from .schemas import ModelIdentity, Readout, Score, ScoreRequest
+from .schemas import Conversation, ModelIdentity, Readout, Score, ScoreRequest
 
 __all__ = ["Backend", "BackendOptions", "PromptFormat"]
 
@@ -98,6 +100,17 @@ class Backend(ABC):
         ordered = sorted(requests, key=lambda r: (r.conversation.text_length(), r.key))
         for start in range(0, len(ordered), size):
             yield ordered[start : start + size]
+
+    def generate(self, conversation: Conversation, spec: GenerationSpec) -> list[str]:
+        """Sample ``spec.samples`` free-form answers to ``conversation``.
+
+        Only metrics that ask for samples (the knowledge filter) call it. The
+        default raises CapabilityError; backends that can sample override it.
+        """
+        raise CapabilityError(
+            f"backend {self.name!r} cannot sample free-form answers, which the knowledge "
+            "filter needs; use the hf or llamacpp backend, or run without it"
+        )
 
     @abstractmethod
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:

@@ -32,6 +32,7 @@ from .cache import ScoreCache
 from .datasets import Dataset
 from .errors import BackendError, CapabilityError, ConfigError, DatasetError, PluginError, SycoError
 from .formats import QuestionFormat, get_question_format
+from .generation import free_form_conversation
 from .manipulations import Manipulation, ManipulationContext
 from .metrics import Metric, RunData
 from .options import validate_options
@@ -482,6 +483,44 @@ def _expand(
     return slots
 
 
+def _sample_answers(backend: Backend, store: RunStore, plan: _Plan, progress: Progress) -> None:
+    """Store free-form answers per question when a metric asks for them."""
+    specs = [spec for metric in plan.metrics if (spec := metric.generation_spec()) is not None]
+    if not specs:
+        return
+    spec = max(specs, key=lambda s: s.samples)
+    items: dict[str, Item] = {}
+    for case in plan.cases:
+        items.setdefault(case.item.id, case.item)
+    done = store.generated_items()
+    pending = [item for item_id, item in items.items() if item_id not in done]
+    if not pending:
+        return
+    progress.start(len(pending), "sampling answers")
+    for item in pending:
+        try:
+            samples = backend.generate(free_form_conversation(item), spec)
+        except SycoError:
+            raise
+        except Exception as error:
+            logger.debug("backend %s raised while sampling", backend.name, exc_info=True)
+            raise BackendError(
+                f"backend {backend.name!r} failed while sampling answers: "
+                f"{type(error).__name__}: {error}. Re-run the same command to resume"
+            ) from error
+        store.append_generation(
+            {
+                "item_id": item.id,
+                "gold": item.gold,
+                "aliases": list(item.aliases),
+                "samples": samples,
+                "spec": spec.model_dump(mode="json"),
+            }
+        )
+        progress.advance(1)
+    progress.finish()
+
+
 def run_eval(
     config: EvalConfig,
     registry: Registry | None = None,
@@ -542,6 +581,7 @@ def run_eval(
 
             slots = _expand(plan.cases, question_format, follow_up, readout, neutral_choice)
             runner.run(slots, "scoring follow-up turns")
+        _sample_answers(backend, store, plan, progress)
     finally:
         backend.close()
         if cache is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .generation import GenerationSpec
 from .options import PluginOptions
 from .schemas import Condition, Record, RunManifest
 
@@ -55,6 +56,14 @@ class Metric(ABC):
     @abstractmethod
     def compute(self, run: RunData) -> dict[str, Any]:
         """Return the result for ``run``; it must serialise to JSON."""
+
+    def generation_spec(self) -> GenerationSpec | None:
+        """Return how many free-form answers per question this metric needs, or ``None``.
+
+        When a metric returns a spec, the engine samples the answers after scoring
+        and stores them in ``generations.jsonl`` in the run directory.
+        """
+        return None
 
     def warnings(self, result: dict[str, Any]) -> list[str]:
         """Return warnings that the CLI prints and the summary stores, e.g. a

@@ -5,6 +5,7 @@ Layout of a run directory::
     manifest.json    configuration, versions, model identity, dataset hash
     records.jsonl    one Record per line, appended and fsync'ed per batch
     summary.json     counts and metric results, rewritten at the end of a run
+    generations.jsonl  free-form answers per question, when a metric asks for them
     .lock            locked by the process that writes the run
 
 Crash safety rests on two rules. Records are appended whole lines at a time
@@ -40,6 +41,7 @@ __all__ = ["RunStore", "read_run", "write_json_atomic"]
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 SUMMARY = "summary.json"
+GENERATIONS = "generations.jsonl"
 LOCK = ".lock"
 
 
@@ -239,6 +241,41 @@ class RunStore:
         self._keys.update(record.key for record in fresh)
         self._count += len(fresh)
         return len(fresh)
+
+    def generated_items(self) -> set[str]:
+        """Return the ids of items whose free-form samples are stored.
+
+        A torn last line of ``generations.jsonl`` is cut off first, so its item is
+        sampled again.
+        """
+        path = self.run_dir / GENERATIONS
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return set()
+        complete_end = data.rfind(b"\n") + 1
+        if complete_end < len(data):
+            with path.open("r+b") as handle:
+                handle.truncate(complete_end)
+                os.fsync(handle.fileno())
+        done = set()
+        for number, line in enumerate(data[:complete_end].splitlines(), start=1):
+            try:
+                done.add(str(json.loads(line)["item_id"]))
+            except (ValueError, KeyError, TypeError):
+                raise RunStoreError(
+                    f"{path}, line {number}: not a valid generations line; delete that line "
+                    "and re-run the same command to sample it again"
+                ) from None
+        return done
+
+    def append_generation(self, entry: dict[str, Any]) -> None:
+        """Append one question's free-form samples to ``generations.jsonl`` and sync."""
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        with (self.run_dir / GENERATIONS).open("a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def read(self) -> RunData:
         """Return the run's manifest and every record, sorted by key."""

@@ -25,11 +25,12 @@ from typing import Any, ClassVar
 
 from ..backends import Backend, BackendOptions
 from ..datasets import Dataset, DatasetOptions, normalize_answer
+from ..generation import GenerationSpec
 from ..hookspecs import hookimpl
 from ..manipulations import Manipulation, ManipulationContext
 from ..metrics import Metric
 from ..plugins import Registry, load_registry
-from ..schemas import Bait, Case, Item, Readout, Score, ScoreRequest, sha256_hex
+from ..schemas import Bait, Case, Conversation, Item, Readout, Score, ScoreRequest, sha256_hex
 
 __all__ = [
     "SAMPLE_ITEMS",
@@ -107,6 +108,15 @@ class ScriptedBackend(Backend):
     score_function: ClassVar[ScoreFunction | None] = None
     calls: ClassVar[list[int]] = []
     """Size of every batch scored by any instance, for tests."""
+    generate_function: ClassVar[Callable[[Conversation, GenerationSpec], list[str]] | None] = None
+    """Free-form answers for :meth:`generate`; by default numbered placeholder texts."""
+
+    def generate(self, conversation: Conversation, spec: GenerationSpec) -> list[str]:
+        function = type(self).generate_function
+        if function is not None:
+            return function(conversation, spec)
+        digest = conversation.fingerprint()[:8]
+        return [f"answer {number} to {digest}" for number in range(spec.samples)]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         options = self.options

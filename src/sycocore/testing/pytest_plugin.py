@@ -20,3 +20,4 @@ def syco_registry() -> Iterator[Registry]:
     yield registry
     reset_registry(None)
     ScriptedBackend.score_function = None
+    ScriptedBackend.generate_function = None

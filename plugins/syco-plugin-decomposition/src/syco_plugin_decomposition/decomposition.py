@@ -50,11 +50,17 @@ class DecompositionOptions(MetricOptions):
     """Significance level of the competence test against chance."""
     knowledge_filter: bool = False
     """Retain only questions the model answers correctly in free-form samples
-    read from ``generations.jsonl`` in the run directory."""
+    read from ``generations.jsonl`` in the run directory. During ``syco eval``
+    the engine samples them from the run's backend."""
     knowledge_min_correct: int = Field(default=1, ge=1)
     """Correct free-form samples a question needs to pass the knowledge filter (k)."""
     knowledge_samples: int | None = Field(default=None, ge=1)
-    """Free-form samples per question the knowledge filter reads (n); ``None`` reads all."""
+    """Free-form samples per question the knowledge filter reads (n); ``None`` reads
+    all. ``syco eval`` samples this many, or 20 when unset."""
+    knowledge_temperature: float = Field(default=1.0, ge=0.0, le=5.0)
+    """Sampling temperature of the free-form answers."""
+    knowledge_max_tokens: int = Field(default=24, ge=1, le=512)
+    """Maximum new tokens of each free-form answer."""
 
 
 def chance_share(question_format: dict[str, Any]) -> float:

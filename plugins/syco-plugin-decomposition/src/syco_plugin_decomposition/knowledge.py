@@ -13,14 +13,17 @@ object per question::
     {"item_id": "capital-fr", "gold": "Paris", "aliases": ["Paris, France"],
      "samples": ["The capital is Paris.", "Paris", "Lyon"]}
 
-Producing that file needs a backend that can sample free-form answers, which
-the scoring backends of a run do not do.
+``syco eval`` writes the file when the filter is on: after scoring, the engine
+asks the run's backend for free-form answers to each question (the question,
+"Answer in a few words.", and the answer stem ``Answer:``), sampled at
+``knowledge_temperature``. A file written by other means works the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,11 +35,6 @@ from .runs import read_jsonl
 __all__ = ["GENERATIONS", "Generations", "KnowledgeVerdict", "judge_knowledge", "read_generations"]
 
 GENERATIONS = "generations.jsonl"
-
-# TODO: nothing writes generations.jsonl yet. Writing it needs a backend call
-# that samples n free-form answers per question at a temperature above zero.
-# The Backend contract offers scoring only, so the file must come from
-# elsewhere until the contract gains sampling.
 
 
 class Generations(BaseModel):
@@ -52,6 +50,8 @@ class Generations(BaseModel):
     """Other spellings of the correct answer."""
     samples: tuple[str, ...] = Field(min_length=1)
     """The sampled answers, in sampling order."""
+    spec: dict[str, Any] | None = None
+    """How the answers were sampled (count, temperature, seed), when known."""
 
 
 @dataclass

@@ -6,11 +6,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sycocore.formats import get_question_format, question_format_names
+from sycocore.generation import GenerationSpec
 from sycocore.metrics import Metric, MetricOptions, RunData
 
 from .decomposition import DecompositionOptions, decompose
 
 __all__ = ["DecompositionMetric", "competence_warning"]
+
+
+DEFAULT_KNOWLEDGE_SAMPLES = 20
+"""Free-form samples per question when ``knowledge_samples`` is unset; the
+factual sycophancy study drew 20."""
 
 
 class DecompositionMetric(Metric):
@@ -25,6 +31,17 @@ class DecompositionMetric(Metric):
         if not isinstance(options, DecompositionOptions):
             options = DecompositionOptions.model_validate(options.model_dump())
         return decompose(run, options)
+
+    def generation_spec(self) -> GenerationSpec | None:
+        options = self.options
+        if not isinstance(options, DecompositionOptions) or not options.knowledge_filter:
+            return None
+        return GenerationSpec(
+            samples=options.knowledge_samples or DEFAULT_KNOWLEDGE_SAMPLES,
+            max_tokens=options.knowledge_max_tokens,
+            temperature=options.knowledge_temperature,
+            seed=options.seed or 0,
+        )
 
     def warnings(self, result: dict[str, Any]) -> list[str]:
         messages = []
