@@ -117,3 +117,22 @@ def test_canary_fails_on_smollm2(llama_server):
     message = str(caught.value)
     assert "cannot be trusted" in message
     assert "-B canary=false" in message
+
+
+def test_generate_samples_free_form_answers(llama_server):
+    from sycocore.generation import GenerationSpec, free_form_conversation
+    from sycocore.testing import SAMPLE_ITEMS
+
+    backend = served_backend(llama_server, chat_template=llama_server.chat_template, canary=False)
+    backend.load()
+    try:
+        conversation = free_form_conversation(SAMPLE_ITEMS[0])
+        spec = GenerationSpec(samples=3, max_tokens=8, temperature=0.8, seed=1)
+        first = backend.generate(conversation, spec)
+        again = backend.generate(conversation, spec)
+    finally:
+        backend.close()
+
+    assert len(first) == 3
+    assert all(isinstance(answer, str) for answer in first)
+    assert first == again

@@ -25,8 +25,9 @@ from pydantic import Field, SecretStr
 
 from sycocore.backends import Backend, BackendOptions
 from sycocore.errors import BackendError, CapabilityError, ConfigError, MissingDependencyError
+from sycocore.generation import GenerationSpec
 from sycocore.prompts import template_hash
-from sycocore.schemas import ModelIdentity, Readout, Score, ScoreRequest
+from sycocore.schemas import Conversation, ModelIdentity, Readout, Score, ScoreRequest
 
 from .canary import CanaryResult, canary_requests, judge_canary
 from .probe import ProbeReport, ServerSettings, run_probe
@@ -452,6 +453,32 @@ class OpenAIBackend(Backend):
             unparsed=choice is None,
             generated_text=text,
         )
+
+    def generate(self, conversation: Conversation, spec: GenerationSpec) -> list[str]:
+        """Sample free-form answers, one request per sample with its own seed.
+
+        Servers differ in support for ``n`` > 1, so each sample is its own request.
+        """
+        plan = self._loaded_plan()
+        transport = self._loaded()
+        answers = []
+        for number in range(spec.samples):
+            payload: dict[str, Any] = {
+                "model": self.options.model,
+                "max_tokens": spec.max_tokens,
+                "temperature": spec.temperature,
+                "seed": spec.seed + number,
+            }
+            if plan.endpoint == "chat":
+                payload["messages"] = chat_messages(conversation, place_stem=plan.stem_in_chat)
+                payload.update(plan.chat_extra)
+                path = CHAT_PATH
+            else:
+                payload["prompt"] = completion_prompt(conversation, plan)
+                path = COMPLETIONS_PATH
+            body = transport.post_json(path, payload)
+            answers.append(generated_text(body, f"{transport.base_url}/{path}", plan.endpoint))
+        return answers
 
     def _loaded(self) -> Transport:
         if self._transport is None:
