@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 from sycocore.backends import Backend, BackendOptions
 from sycocore.errors import BackendError, CapabilityError
-from sycocore.schemas import ModelIdentity, Readout, Score, ScoreRequest
+from sycocore.generation import GenerationSpec
+from sycocore.schemas import Conversation, ModelIdentity, Readout, Score, ScoreRequest
 
 from .forward import (
     LogProbs,
@@ -204,6 +205,11 @@ class HFBackend(Backend):
                 )
             )
         return scores
+
+    def generate(self, conversation: Conversation, spec: GenerationSpec) -> list[str]:
+        from .sampling import sample_answers
+
+        return sample_answers(self.loaded, self.renderer, conversation, spec)
 
     def close(self) -> None:
         self._loaded = None
