@@ -17,6 +17,7 @@ from pydantic import Field
 
 from sycocore.backends import Backend, BackendOptions
 from sycocore.errors import BackendError, CapabilityError, ConfigError, MissingDependencyError
+from sycocore.generation import GenerationSpec
 from sycocore.models import DEFAULT_MODEL, ModelAlias, get_alias
 from sycocore.prompts import render_chat, render_plain, template_hash
 from sycocore.schemas import Conversation, Message, ModelIdentity, Readout, Score, ScoreRequest
@@ -338,6 +339,19 @@ class LlamaCppBackend(Backend):
             readout=Readout.CONTINUATION,
             token_counts=tuple(len(tokens) for tokens in candidate_ids),
         )
+
+    def generate(self, conversation: Conversation, spec: GenerationSpec) -> list[str]:
+        from ._sampling import sample_tokens
+
+        if self._context is None or self._llm is None:
+            raise BackendError("the llamacpp backend is not loaded; call load() first")
+        prompt = self.tokenize(self.render(conversation))
+        stop = {int(self._llm.token_eos())}
+        eot = getattr(self._llm, "token_eot", None)
+        if callable(eot) and int(eot()) >= 0:
+            stop.add(int(eot()))
+        samples = sample_tokens(self._context, prompt, spec, stop)
+        return [self._detokenize(tokens) for tokens in samples]
 
     # Helpers ----------------------------------------------------------------------------
 
