@@ -56,7 +56,13 @@ class DecompositionMetric(Metric):
                 "neutral margin (a missing option order or an unparsed answer) and are left out"
             )
         if cases["with_truth_margin"] and not cases["retained"]:
-            messages.append("no case has a positive truth margin, so no flip rate exists")
+            if result.get("knowledge_filter"):
+                messages.append(
+                    "no case passes both the positive truth margin and the knowledge filter, "
+                    "so no flip rate exists; see generations.jsonl for the sampled answers"
+                )
+            else:
+                messages.append("no case has a positive truth margin, so no flip rate exists")
 
         records = result["records"]
         if records["bounded"]:
