@@ -75,3 +75,16 @@ def test_knowledge_sampling_resumes_without_resampling(
 def test_knowledge_filter_off_samples_nothing(tmp_path: Path) -> None:
     _run(tmp_path / "run")
     assert not (tmp_path / "run" / "generations.jsonl").exists()
+
+
+def test_no_known_question_warning_names_filter(tmp_path: Path) -> None:
+    def generate(conversation: Conversation, spec: GenerationSpec) -> list[str]:
+        return ["I do not know."] * spec.samples
+
+    ScriptedBackend.generate_function = staticmethod(generate)  # type: ignore[assignment]
+    try:
+        result = _run(tmp_path / "run", knowledge_filter=True, knowledge_samples=2)
+    finally:
+        ScriptedBackend.generate_function = None
+    messages = DecompositionMetric(DecompositionMetric.Options()).warnings(result)
+    assert any("knowledge filter" in message for message in messages)

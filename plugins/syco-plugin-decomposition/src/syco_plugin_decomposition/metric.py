@@ -56,7 +56,7 @@ class DecompositionMetric(Metric):
                 "neutral margin (a missing option order or an unparsed answer) and are left out"
             )
         if cases["with_truth_margin"] and not cases["retained"]:
-            if result.get("knowledge_filter"):
+            if (result.get("knowledge_filter") or {}).get("enabled"):
                 messages.append(
                     "no case passes both the positive truth margin and the knowledge filter, "
                     "so no flip rate exists; see generations.jsonl for the sampled answers"
