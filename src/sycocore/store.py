@@ -150,7 +150,7 @@ class RunStore:
     def open(cls, run_dir: Path, manifest: RunManifest, resume: bool = True) -> RunStore:
         """Create ``run_dir`` for ``manifest``, or reopen it to resume the same configuration.
 
-        A directory that holds a run with another configuration is rejected with a
+        A directory that contains a run with another configuration is rejected with a
         message listing the differences. With ``resume=False`` an existing run is
         moved aside to ``<run_dir>.<run id>.bak`` and a new one starts. The
         directory stays locked against other processes until this process ends.
@@ -164,7 +164,7 @@ class RunStore:
             and any(path.name != LOCK for path in run_dir.iterdir())
         ):
             raise RunStoreError(
-                f"--out {run_dir} is not empty and holds no syco run; choose another directory"
+                f"--out {run_dir} is not empty and contains no syco run; choose another directory"
             )
         lock = _lock_run_dir(run_dir)
         try:
