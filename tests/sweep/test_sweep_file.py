@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from sycocore.errors import MissingDependencyError
-from sycocore.sweep import SweepError, eval_config, import_ray, load_sweep_file
+from sycocore.sweep import SweepError, eval_config, load_sweep_file
+from sycocore.sweep_ray import import_ray
 
 from .conftest import SCRIPTED_SETTINGS, scripted_model, write_sweep
 
