@@ -158,6 +158,9 @@ def load_model(options: HFOptions) -> LoadedModel:
     # run a repository's own code, so a keypress could enable it without the option.
     kwargs["trust_remote_code"] = options.trust_remote_code
 
+    # transformers draws its own progress bars while it converts and loads weights;
+    # syco shows one progress bar of its own, so theirs only add noise to stderr.
+    transformers.utils.logging.disable_progress_bar()
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(source.location, **kwargs)
         model = transformers.AutoModelForCausalLM.from_pretrained(
