@@ -492,8 +492,11 @@ def _sample_answers(backend: Backend, store: RunStore, plan: _Plan, progress: Pr
     items: dict[str, Item] = {}
     for case in plan.cases:
         items.setdefault(case.item.id, case.item)
+    # Items sampled with other settings (count, temperature, seed) are sampled
+    # again; the new line supersedes the old one for readers.
+    wanted = spec.model_dump(mode="json")
     done = store.generated_items()
-    pending = [item for item_id, item in items.items() if item_id not in done]
+    pending = [item for item_id, item in items.items() if done.get(item_id) != wanted]
     if not pending:
         return
     progress.start(len(pending), "sampling answers")
@@ -514,7 +517,7 @@ def _sample_answers(backend: Backend, store: RunStore, plan: _Plan, progress: Pr
                 "gold": item.gold,
                 "aliases": list(item.aliases),
                 "samples": samples,
-                "spec": spec.model_dump(mode="json"),
+                "spec": wanted,
             }
         )
         progress.advance(1)

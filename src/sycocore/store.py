@@ -242,26 +242,28 @@ class RunStore:
         self._count += len(fresh)
         return len(fresh)
 
-    def generated_items(self) -> set[str]:
-        """Return the ids of items whose free-form samples are stored.
+    def generated_items(self) -> dict[str, Any]:
+        """Return, by item id, the sampling settings of the stored free-form samples.
 
-        A torn last line of ``generations.jsonl`` is cut off first, so its item is
-        sampled again.
+        When an item has several lines, the last one counts, as it does for
+        readers. A torn last line of ``generations.jsonl`` is cut off first, so
+        its item is sampled again.
         """
         path = self.run_dir / GENERATIONS
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            return set()
+            return {}
         complete_end = data.rfind(b"\n") + 1
         if complete_end < len(data):
             with path.open("r+b") as handle:
                 handle.truncate(complete_end)
                 os.fsync(handle.fileno())
-        done = set()
+        done: dict[str, Any] = {}
         for number, line in enumerate(data[:complete_end].splitlines(), start=1):
             try:
-                done.add(str(json.loads(line)["item_id"]))
+                entry = json.loads(line)
+                done[str(entry["item_id"])] = entry.get("spec")
             except (ValueError, KeyError, TypeError):
                 raise RunStoreError(
                     f"{path}, line {number}: not a valid generations line; delete that line "

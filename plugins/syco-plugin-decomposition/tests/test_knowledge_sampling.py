@@ -88,3 +88,24 @@ def test_no_known_question_warning_names_filter(tmp_path: Path) -> None:
         ScriptedBackend.generate_function = None
     messages = DecompositionMetric(DecompositionMetric.Options()).warnings(result)
     assert any("knowledge filter" in message for message in messages)
+
+
+def test_changed_sample_count_samples_again(tmp_path: Path, france_only_answers: None) -> None:
+    _run(tmp_path / "run", knowledge_filter=True, knowledge_samples=2)
+    result = _run(tmp_path / "run", knowledge_filter=True, knowledge_samples=3)
+    lines = (tmp_path / "run" / "generations.jsonl").read_text(encoding="utf-8").splitlines()
+    latest = {}
+    for line in lines:
+        entry = json.loads(line)
+        latest[entry["item_id"]] = entry
+    assert len(lines) == 6
+    assert all(len(entry["samples"]) == 3 for entry in latest.values())
+    assert result["knowledge_filter"]["questions_known"] == 1
+
+
+def test_changed_temperature_samples_again(tmp_path: Path, france_only_answers: None) -> None:
+    _run(tmp_path / "run", knowledge_filter=True, knowledge_samples=2)
+    _run(tmp_path / "run", knowledge_filter=True, knowledge_samples=2, knowledge_temperature=0.1)
+    lines = (tmp_path / "run" / "generations.jsonl").read_text(encoding="utf-8").splitlines()
+    temperatures = [json.loads(line)["spec"]["temperature"] for line in lines]
+    assert temperatures == [1.0, 1.0, 1.0, 0.1, 0.1, 0.1]

@@ -67,7 +67,11 @@ class KnowledgeVerdict:
 
 
 def read_generations(path: Path) -> dict[str, Generations]:
-    """Read ``generations.jsonl`` at ``path``, by item id."""
+    """Read ``generations.jsonl`` at ``path``, by item id.
+
+    When an item has several lines, the last one counts: ``syco eval`` appends a
+    new line when the sampling settings change.
+    """
     if not path.is_file():
         raise ConfigError(
             f"the knowledge filter needs {str(path)!r}, which is missing. Write one line per "
