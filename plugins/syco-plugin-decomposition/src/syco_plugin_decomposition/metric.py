@@ -130,7 +130,7 @@ def competence_warning(result: dict[str, Any]) -> str | None:
         return (
             f"competence of model {result['model']!r} in the {question_format!r} question "
             f"format is not established: {evidence}, so its flip rates may measure noise. "
-            f"Score more questions (--limit), or run it again with {advice}"
+            f"Score more questions (--limit) to settle it"
         )
     return (
         f"model {result['model']!r} is not competent in the {question_format!r} question "

@@ -184,8 +184,7 @@ def _add_overview(document: Document, run: RunData, result: dict[str, Any]) -> N
             f"questions ({fmt_rate(competence['share'])}) have a positive mean truth margin, "
             f"against a chance share of {fmt_rate(competence['chance'])} (one-sided exact "
             f"binomial test over questions, p = {competence['p_value']:.3g}, alpha = "
-            f"{competence['alpha']}). The model is "
-            f"{'competent' if competence['competent'] else 'NOT competent'} in this format."
+            f"{competence['alpha']}). {_competence_verdict(competence)}"
         ),
     )
     knowledge = result["knowledge_filter"]
@@ -341,3 +340,12 @@ def write_tidy_table(
         pq.write_table(pa.table(columns), parquet_path)
         written.append(parquet_path)
     return written
+
+
+def _competence_verdict(competence: dict[str, Any]) -> str:
+    if competence["competent"]:
+        return "The model is competent in this format."
+    share = competence["share"]
+    if share is not None and share > competence["chance"]:
+        return "Competence in this format is NOT established: score more questions."
+    return "The model is NOT competent in this format."
