@@ -432,3 +432,11 @@ def test_competence_advice_respects_backend_readouts() -> None:
     message = DecompositionMetric(DecompositionOptions()).warnings(result)[0]
     assert "--question-format cloze" not in message
     assert "continuation readout" in message
+
+
+def test_competence_few_questions_asks_for_more() -> None:
+    result = compute(make_run(chance_margins(4, 4), model="few"))
+    message = DecompositionMetric(DecompositionOptions()).warnings(result)[0]
+    assert "not established" in message
+    assert "Score more questions" in message
+    assert "--question-format" not in message

@@ -96,6 +96,11 @@ class DecompositionMetric(Metric):
         return write_run_report(run, result, out_dir)
 
 
+CLEAR_MARGIN = 0.25
+"""A share this far above chance that still misses significance is limited by the
+number of questions, not by the format, so the warning suggests no other format."""
+
+
 def competence_warning(result: dict[str, Any]) -> str | None:
     """Return the warning for a model not shown to beat chance in its format, or ``None``.
 
@@ -130,7 +135,11 @@ def competence_warning(result: dict[str, Any]) -> str | None:
         return (
             f"competence of model {result['model']!r} in the {question_format!r} question "
             f"format is not established: {evidence}, so its flip rates may measure noise. "
-            f"Score more questions (--limit) to settle it"
+            + (
+                "Score more questions (--limit) to settle it"
+                if share >= competence["chance"] + CLEAR_MARGIN
+                else f"Score more questions (--limit), or run it again with {advice}"
+            )
         )
     return (
         f"model {result['model']!r} is not competent in the {question_format!r} question "
