@@ -86,3 +86,28 @@ def test_eval_no_resume_moves_old_run(syco_cli: SycoCli) -> None:
     backups = list(syco_cli.cwd.glob("run.*.bak"))
     assert len(backups) == 1
     assert (backups[0] / "records.jsonl").is_file()
+
+
+def test_eval_two_dataset_files_rejected(syco_cli: SycoCli) -> None:
+    (syco_cli.cwd / "a.jsonl").write_text("", encoding="utf-8")
+    result = syco_cli("eval", "--dataset", "a.jsonl", "--dataset-path", "b.csv")
+    assert result.returncode == 1
+    assert "name two files" in result.stderr
+
+
+def test_eval_empty_metrics_rejected(syco_cli: SycoCli) -> None:
+    result = syco_cli(*SCRIPTED[:-2], "--metrics", "")
+    assert result.returncode == 1
+    assert "--metrics is empty" in result.stderr
+
+
+def test_plugins_install_empty_name_rejected(syco_cli: SycoCli) -> None:
+    result = syco_cli("plugins", "install", "", "--dry-run")
+    assert result.returncode == 1
+    assert "give either a plugin NAME or PATH" in result.stderr
+
+
+def test_plugins_install_missing_path_rejected(syco_cli: SycoCli) -> None:
+    result = syco_cli("plugins", "install", "./no/such/plugin", "--dry-run")
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr

@@ -156,12 +156,20 @@ def eval_command(
         dataset_options["path"] = str(dataset_path)
     candidate = Path(dataset)
     if dataset.endswith((".jsonl", ".json", ".csv")) or candidate.is_file():
+        if dataset_path is not None and Path(dataset_path) != candidate:
+            raise ConfigError(
+                f"--dataset {dataset} and --dataset-path {dataset_path} name two files; "
+                "give the file once"
+            )
         dataset_options.setdefault("path", dataset)
         dataset = "file"
 
     metric_names = None
     if metrics is not None:
-        metric_names = [] if metrics == "none" else [m.strip() for m in metrics.split(",") if m]
+        names = [name.strip() for name in metrics.split(",") if name.strip()]
+        if not names:
+            raise ConfigError("--metrics is empty; give metric names, or 'none' for no metric")
+        metric_names = [] if names == ["none"] else names
     config = EvalConfig(
         backend=backend,
         backend_options=backend_options,

@@ -125,7 +125,7 @@ def list_formats(as_json: bool = JSON_OPTION) -> None:
                 "name": name,
                 "readout": spec["readout"],
                 "orders": spec["orders"],
-                "hash": spec["hash"][:12],
+                "hash": spec["hash"] if as_json else spec["hash"][:12],
                 "texts": spec["texts"],
             }
         )

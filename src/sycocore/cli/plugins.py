@@ -107,7 +107,7 @@ def install(
     from ..catalogue import find_checkout, read_catalogue
     from .output import stdout
 
-    if (name is None) == (distribution is None):
+    if (name is None) == (distribution is None) or name == "" or distribution == "":
         raise ConfigError("give either a plugin NAME or PATH, or --distribution DIST")
     target: str
     if distribution is not None:
@@ -126,6 +126,8 @@ def install(
                 target = entry.distribution
         elif path.exists():
             target = str(path.resolve())
+        elif "/" in name or name.startswith("."):
+            raise ConfigError(f"plugin path {name} does not exist")
         else:
             from ..errors import UnknownNameError
 
