@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,24 @@ def test_report_cli_several_runs_need_out(tmp_path: Path) -> None:
     outcome = CliRunner().invoke(report_app, [*map(str, dirs)])
     assert isinstance(outcome.exception, ConfigError)
     assert "--out" in str(outcome.exception)
+
+
+@pytest.mark.slow
+def test_report_cli_warns_incomplete_run(tmp_path: Path) -> None:
+    run_dir = write_run_dir(tmp_path / "run", make_run(margins_with(10, 9)))
+    lines = (run_dir / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["dataset"]["cases"] = len({json.loads(line)["case_id"] for line in lines})
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (run_dir / "records.jsonl").write_text("\n".join(lines[:-3]) + "\n", encoding="utf-8")
+    outcome = CliRunner().invoke(report_app, [str(run_dir), "-M", "decomposition.resamples=50"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "is incomplete" in outcome.output
+    assert f"({len(lines) - 3} of {len(lines)} records)" in outcome.output
+
+
+@pytest.mark.slow
+def test_report_cli_complete_run_no_warning(tmp_path: Path) -> None:
+    run_dir = write_run_dir(tmp_path / "run", make_run(margins_with(10, 9)))
+    outcome = CliRunner().invoke(report_app, [str(run_dir), "-M", "resamples=50"])
+    assert "incomplete" not in outcome.output

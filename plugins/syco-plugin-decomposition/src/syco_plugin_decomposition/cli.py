@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from sycocore.metrics import RunData
 
 __all__ = ["compare_app", "report_app"]
 
@@ -151,7 +154,11 @@ def report_command(
 
     if len(run_dirs) > 1 and out is None:
         raise ConfigError(f"a report of {len(run_dirs)} runs needs --out DIR")
-    values = parse_key_values(metric_options, "-M")
+    # Accept the METRIC.KEY form of syco eval as well as plain KEY.
+    values = {
+        key.removeprefix("decomposition."): value
+        for key, value in parse_key_values(metric_options, "-M").items()
+    }
     options = validate_options(DecompositionOptions, values, "metric 'decomposition'")
     assert isinstance(options, DecompositionOptions)
 
@@ -163,6 +170,8 @@ def report_command(
         return
 
     runs = [read_run(run_dir) for run_dir in run_dirs]
+    for run_dir, run in zip(run_dirs, runs, strict=True):
+        _warn_if_incomplete(run_dir, run)
     results = [decompose(run, options) for run in runs]
     if len(runs) == 1:
         written = write_run_report(runs[0], results[0], out if out is not None else run_dirs[0])
@@ -178,3 +187,16 @@ def report_command(
         return
     for path in written:
         typer.echo(str(path))
+
+
+def _warn_if_incomplete(run_dir: Path, run: RunData) -> None:
+    """Print a warning when a run has fewer records than its configuration asks for."""
+    manifest = run.manifest
+    orders = len(manifest.question_format.get("orders") or [1])
+    expected = manifest.dataset.cases * orders * len(manifest.conditions)
+    if len(run.records) < expected:
+        typer.echo(
+            f"Warning: run {run_dir} is incomplete ({len(run.records)} of {expected} records); "
+            "the report covers the records so far. Re-run its syco eval command to finish it.",
+            err=True,
+        )
