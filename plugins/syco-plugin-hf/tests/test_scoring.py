@@ -228,3 +228,27 @@ def test_out_of_memory_with_fixed_batch_raises(chat_model_dir: Path) -> None:
 
     with pytest.raises(BackendError, match="batch size 4"):
         backend._run_in_chunks(list(range(4)), runner)  # type: ignore[arg-type]
+
+
+def test_prefix_tree_matches_padded_batch(chat_model_dir: Path) -> None:
+    from syco_plugin_hf.forward import (
+        TokenSequence,
+        common_prefix_length,
+        forward_padded,
+        forward_prefix_tree,
+        group_by_prefix,
+    )
+
+    backend = make_backend(chat_model_dir)
+    prepared = [backend.renderer.prepare(r) for r in two_option_requests()[:10]]
+    sequences = [TokenSequence(p.prompt, (tuple(t[0] for t in p.candidates),)) for p in prepared]
+    root = common_prefix_length(sequences)
+    groups = group_by_prefix(sequences, root, 2)
+    model, pad_id = backend.loaded.model, backend._pad_id()
+
+    tree = forward_prefix_tree(model, sequences, root, groups, pad_id)
+    padded = forward_padded(model, sequences, pad_id)
+
+    assert len(groups) == 2
+    for tree_values, padded_values in zip(tree, padded, strict=True):
+        assert tree_values[0] == pytest.approx(padded_values[0], abs=1e-5)

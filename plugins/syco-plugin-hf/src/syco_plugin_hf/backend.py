@@ -14,9 +14,9 @@ from sycocore.schemas import Conversation, ModelIdentity, Readout, Score, ScoreR
 from .forward import (
     LogProbs,
     TokenSequence,
-    common_prefix_length,
     forward_padded,
-    forward_with_prefix,
+    forward_sharing_prefixes,
+    shared_length,
 )
 from .loading import LoadedModel, file_sha256, load_model
 from .options import HFOptions
@@ -25,9 +25,6 @@ from .rendering import EXAMPLE_CONVERSATION, PreparedRequest, PromptRenderer
 __all__ = ["HFBackend"]
 
 logger = logging.getLogger(__name__)
-
-MIN_SHARED_PREFIX = 8
-"""Fewest shared tokens for which a batch computes its prefix once."""
 
 _AUTO_BATCH_CUDA = 64
 _AUTO_BATCH_OTHER = 16
@@ -128,40 +125,39 @@ class HFBackend(Backend):
     def schedule(self, requests: Sequence[ScoreRequest]) -> Iterator[list[ScoreRequest]]:
         """Batch requests so that each batch shares a long prompt prefix.
 
-        Prompts are sorted by their token ids, which puts the prompts of one
-        question next to each other. A batch holds up to ``batch_size``
-        sequences; it is cut early where the next prompt would shrink the shared
-        prefix to less than half. Without prefix reuse, prompts are sorted by
-        token count.
+        Prompts are sorted by their token ids, which visits the prefix tree of
+        the prompts depth first: the prompts of one question, and within it the
+        prompts of one option order, become neighbours. A batch holds up to
+        ``batch_size`` sequences. When the next prompts do not fit, the batch is
+        cut between the two neighbours in its second half that share the fewest
+        tokens, so a batch ends where a question (or an option order) ends.
+        Without prefix reuse, prompts are sorted by token count.
         """
         prepared = [(request, self._prepare(request)) for request in requests]
         if not self.options.prefix_reuse:
             prepared.sort(key=lambda pair: (len(pair[1].prompt), pair[0].key))
         else:
             prepared.sort(key=lambda pair: pair[1].prompt)
+        counts = [len(item.sequences(request.readout)) for request, item in prepared]
 
-        batch: list[ScoreRequest] = []
-        first: tuple[int, ...] = ()
-        shared = 0
-        sequences = 0
-        for request, item in prepared:
-            count = len(item.sequences(request.readout))
-            overlap = _shared_length(first, item.prompt) if batch else len(item.prompt)
-            full = sequences + count > self._batch_size
-            diverges = self.options.prefix_reuse and len(batch) > 1 and overlap * 2 < shared
-            if batch and (full or diverges):
-                yield batch
-                batch, sequences = [], 0
-                overlap = len(item.prompt)
-            if not batch:
-                first = item.prompt
-                shared = overlap
-            else:
-                shared = min(shared, overlap)
-            batch.append(request)
-            sequences += count
-        if batch:
-            yield batch
+        start = 0
+        while start < len(prepared):
+            end, used = start, 0
+            while end < len(prepared) and (end == start or used + counts[end] <= self._batch_size):
+                used += counts[end]
+                end += 1
+            if end < len(prepared) and self.options.prefix_reuse and end - start > 1:
+                # Cut before the prompt that shares the fewest tokens with the one before it.
+                candidates = range(start + (end - start + 1) // 2, end + 1)
+                end = min(
+                    candidates,
+                    key=lambda cut: (
+                        shared_length(prepared[cut - 1][1].prompt, prepared[cut][1].prompt),
+                        -cut,
+                    ),
+                )
+            yield [request for request, _ in prepared[start:end]]
+            start = end
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         """Score a batch; see :class:`HFBackend` for the readouts."""
@@ -229,10 +225,9 @@ class HFBackend(Backend):
     def _run(self, sequences: list[TokenSequence]) -> list[LogProbs]:
         model = self.loaded.model
         pad_id = self._pad_id()
-        prefix = common_prefix_length(sequences) if self.options.prefix_reuse else 0
-        if len(sequences) > 1 and prefix >= MIN_SHARED_PREFIX:
+        if self.options.prefix_reuse:
             return self._run_in_chunks(
-                sequences, lambda chunk: forward_with_prefix(model, chunk, prefix, pad_id)
+                sequences, lambda chunk: forward_sharing_prefixes(model, chunk, pad_id)
             )
         return self._run_in_chunks(sequences, lambda chunk: forward_padded(model, chunk, pad_id))
 
@@ -291,12 +286,3 @@ class HFBackend(Backend):
 
             self._revision = "sha256:" + sha256_hex("\n".join(digests))
         return self._revision
-
-
-def _shared_length(left: tuple[int, ...], right: tuple[int, ...]) -> int:
-    length = 0
-    for a, b in zip(left, right, strict=False):
-        if a != b:
-            break
-        length += 1
-    return length

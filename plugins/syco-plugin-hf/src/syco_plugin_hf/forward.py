@@ -14,7 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TokenSequence", "common_prefix_length", "forward_padded", "forward_with_prefix"]
+__all__ = [
+    "TokenSequence",
+    "common_prefix_length",
+    "forward_padded",
+    "forward_prefix_tree",
+    "forward_sharing_prefixes",
+    "forward_with_prefix",
+    "group_by_prefix",
+    "shared_length",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class TokenSequence:
 LogProbs = list[list[float]]
 """Per final position, the log-probability of each target token."""
 
+MIN_SHARED_PREFIX = 8
+"""Fewest shared tokens for which sequences compute their prefix once."""
+
 
 def common_prefix_length(sequences: Sequence[TokenSequence]) -> int:
     """Return how many leading tokens every sequence shares, leaving each at least
@@ -48,6 +60,60 @@ def common_prefix_length(sequences: Sequence[TokenSequence]) -> int:
     while length < limit and all(s.ids[length] == first[length] for s in sequences):
         length += 1
     return length
+
+
+def shared_length(left: Sequence[int], right: Sequence[int]) -> int:
+    """Return how many leading tokens ``left`` and ``right`` share."""
+    length = 0
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            break
+        length += 1
+    return length
+
+
+def group_by_prefix(
+    sequences: Sequence[TokenSequence], root: int, min_shared: int
+) -> list[tuple[list[int], int]]:
+    """Group sequences that share at least ``min_shared`` tokens after the first ``root``.
+
+    Returns ``(indices, shared)`` per group, where ``shared`` is how many leading
+    tokens the members share, capped so that each member keeps its read
+    positions after it. A group of one shares all its tokens but the read ones.
+    Sorting the sequences first makes each group a run of neighbours.
+    """
+    groups: list[tuple[list[int], int]] = []
+    for index in sorted(range(len(sequences)), key=lambda i: sequences[i].ids):
+        sequence = sequences[index]
+        limit = len(sequence.ids) - sequence.reads
+        if groups:
+            members, shared = groups[-1]
+            overlap = min(shared, limit, shared_length(sequences[members[0]].ids, sequence.ids))
+            if overlap - root >= min_shared:
+                groups[-1] = ([*members, index], overlap)
+                continue
+        groups.append(([index], limit))
+    return groups
+
+
+def forward_sharing_prefixes(
+    model: Any, sequences: Sequence[TokenSequence], pad_id: int
+) -> list[LogProbs]:
+    """Run the sequences computing each prefix they share only once.
+
+    Sequences that share a prefix of at least :data:`MIN_SHARED_PREFIX` tokens
+    beyond the prefix of the whole batch go through :func:`forward_prefix_tree`;
+    when only the whole batch shares one, through :func:`forward_with_prefix`;
+    otherwise as one padded batch.
+    """
+    if len(sequences) > 1:
+        root = common_prefix_length(sequences)
+        groups = group_by_prefix(sequences, root, MIN_SHARED_PREFIX)
+        if root >= 1 and len(groups) < len(sequences):
+            return forward_prefix_tree(model, sequences, root, groups, pad_id)
+        if root >= MIN_SHARED_PREFIX:
+            return forward_with_prefix(model, sequences, root, pad_id)
+    return forward_padded(model, sequences, pad_id)
 
 
 def forward_padded(model: Any, sequences: Sequence[TokenSequence], pad_id: int) -> list[LogProbs]:
@@ -102,6 +168,78 @@ def forward_with_prefix(
     with torch.inference_mode():
         logits = model(
             input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            logits_to_keep=keep,
+            use_cache=True,
+            **{cache_argument: cache},
+        ).logits
+    return _read_targets(logits, sequences)
+
+
+def forward_prefix_tree(
+    model: Any,
+    sequences: Sequence[TokenSequence],
+    root: int,
+    groups: Sequence[tuple[list[int], int]],
+    pad_id: int,
+) -> list[LogProbs]:
+    """Run a two-level prefix tree: the prefix all sequences share, then each group's own
+    prefix, then the rest of every sequence, each level as one batch.
+
+    ``root`` must be at least 1 and not exceed :func:`common_prefix_length`;
+    ``groups`` comes from :func:`group_by_prefix`. Each level continues the
+    key-value cache of the level before, with the rows of the cache selected
+    per group and then per sequence. Padding sits between the levels, hidden by
+    the attention mask, and position ids count only real tokens, so every
+    sequence sees the positions it would see alone.
+    """
+    import torch
+
+    device = model.device
+    cache_argument = _cache_argument(model)
+    prefix = torch.tensor([sequences[0].ids[:root]], dtype=torch.long, device=device)
+    with torch.inference_mode():
+        output = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
+    cache = getattr(output, cache_argument)
+
+    stems = [sequences[members[0]].ids[root:shared] for members, shared in groups]
+    width = max(len(stem) for stem in stems)
+    stem_ids, stem_mask = _left_pad(stems, width, pad_id, device)
+    group_mask = torch.cat(
+        [torch.ones((len(groups), root), dtype=stem_mask.dtype, device=device), stem_mask], dim=1
+    )
+    cache.batch_repeat_interleave(len(groups))
+    if width > 0:
+        positions = root + (stem_mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            output = model(
+                input_ids=stem_ids,
+                attention_mask=group_mask,
+                position_ids=positions,
+                logits_to_keep=1,
+                use_cache=True,
+                **{cache_argument: cache},
+            )
+        cache = getattr(output, cache_argument)
+
+    group_of = [0] * len(sequences)
+    starts = [0] * len(sequences)
+    for number, (members, shared) in enumerate(groups):
+        for index in members:
+            group_of[index], starts[index] = number, shared
+    rows = torch.tensor(group_of, dtype=torch.long, device=device)
+    cache.batch_select_indices(rows)
+
+    rests = [s.ids[start:] for s, start in zip(sequences, starts, strict=True)]
+    rest_ids, rest_mask = _left_pad(rests, max(len(r) for r in rests), pad_id, device)
+    mask = torch.cat([group_mask[rows], rest_mask], dim=1)
+    offsets = torch.tensor(starts, dtype=torch.long, device=device).unsqueeze(1)
+    positions = offsets + (rest_mask.cumsum(-1) - 1).clamp(min=0)
+    keep = max(s.reads for s in sequences)
+    with torch.inference_mode():
+        logits = model(
+            input_ids=rest_ids,
             attention_mask=mask,
             position_ids=positions,
             logits_to_keep=keep,
