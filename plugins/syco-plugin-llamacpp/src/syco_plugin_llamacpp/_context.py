@@ -10,12 +10,15 @@ n tokens costs one logit row, never n.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from sycocore.errors import BackendError
+
+if TYPE_CHECKING:
+    # numpy is imported where it is used, so that registering the plugin, which
+    # every syco command does, does not pay for it.
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["PrefixContext", "common_prefix_length", "log_softmax"]
 
@@ -32,6 +35,8 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
 
 def log_softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     """Return the log-softmax of one logit row over the full vocabulary, in float64."""
+    import numpy as np
+
     values = logits.astype(np.float64)
     shifted = values - values.max()
     result: npt.NDArray[np.float64] = shifted - np.log(np.exp(shifted).sum())
@@ -73,6 +78,8 @@ class PrefixContext:
         ``tokens[: first + j + 1]``. Positions before ``first`` are taken from
         the KV cache where they match the tokens evaluated last.
         """
+        import numpy as np
+
         if not 0 <= first < len(tokens):
             raise ValueError(f"first={first} is outside a sequence of {len(tokens)} tokens")
         if len(tokens) > self._n_ctx:
