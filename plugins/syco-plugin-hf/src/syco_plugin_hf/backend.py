@@ -27,7 +27,7 @@ __all__ = ["HFBackend"]
 logger = logging.getLogger(__name__)
 
 _AUTO_BATCH_CUDA = 64
-_AUTO_BATCH_OTHER = 16
+_AUTO_BATCH_OTHER = 32
 
 
 class HFBackend(Backend):

@@ -203,6 +203,13 @@ def forward_prefix_tree(
         output = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
     cache = getattr(output, cache_argument)
 
+    # Sequences that share nothing beyond the root run all their own tokens in
+    # the last level; one empty group gives them the root's cache.
+    alone = [index for members, _ in groups if len(members) == 1 for index in members]
+    groups = [(members, shared) for members, shared in groups if len(members) > 1]
+    if alone:
+        groups.append((alone, root))
+
     stems = [sequences[members[0]].ids[root:shared] for members, shared in groups]
     width = max(len(stem) for stem in stems)
     stem_ids, stem_mask = _left_pad(stems, width, pad_id, device)

@@ -21,7 +21,7 @@ class HFOptions(BackendOptions):
 
     ``batch_size`` counts sequences per forward pass: one per prompt for the
     next-token readout, one per candidate for the continuation readout.
-    ``None`` starts at 64 on CUDA and 16 elsewhere, and halves the size after a
+    ``None`` starts at 64 on CUDA and 32 elsewhere, and halves the size after a
     CUDA out-of-memory error, then retries.
     """
 
