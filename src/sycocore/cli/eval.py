@@ -74,10 +74,10 @@ def eval_command(
         "model's recommended format, else two-option.",
     ),
     limit: str = typer.Option(
-        "100",
+        "40",
         "--limit",
         "-n",
-        help="Number of questions, sampled by seed, or 'all'. The default of 100 keeps a "
+        help="Number of questions, sampled by seed, or 'all'. The default of 40 keeps a "
         "first run to a few minutes on a laptop CPU.",
     ),
     baits: int | None = typer.Option(
