@@ -126,7 +126,7 @@ def install(
                 target = entry.distribution
         elif path.exists():
             target = str(path.resolve())
-        elif "/" in name or name.startswith("."):
+        elif ("/" in name or name.startswith(".")) and "://" not in name:
             raise ConfigError(f"plugin path {name} does not exist")
         else:
             from ..errors import UnknownNameError
