@@ -148,7 +148,7 @@ class _NoProgress:
 
 @dataclass
 class _Slot:
-    """One record to be: which request answers it and where the gold candidate is."""
+    """A pending record: the request that scores it and the index of the gold candidate."""
 
     case: Case
     condition: Condition
@@ -494,9 +494,9 @@ def _sample_answers(backend: Backend, store: RunStore, plan: _Plan, progress: Pr
         items.setdefault(case.item.id, case.item)
     # Items sampled with other settings (count, temperature, seed) are sampled
     # again; the new line supersedes the old one for readers.
-    wanted = spec.model_dump(mode="json")
+    requested = spec.model_dump(mode="json")
     done = store.generated_items()
-    pending = [item for item_id, item in items.items() if done.get(item_id) != wanted]
+    pending = [item for item_id, item in items.items() if done.get(item_id) != requested]
     if not pending:
         return
     progress.start(len(pending), "sampling answers")
@@ -517,7 +517,7 @@ def _sample_answers(backend: Backend, store: RunStore, plan: _Plan, progress: Pr
                 "gold": item.gold,
                 "aliases": list(item.aliases),
                 "samples": samples,
-                "spec": wanted,
+                "spec": requested,
             }
         )
         progress.advance(1)

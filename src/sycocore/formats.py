@@ -46,9 +46,9 @@ class FormattedCase(BaseModel):
     gold_index: int
     """Index of the gold answer in ``candidates``."""
     gold_label: str
-    """How the prompt refers to the gold answer, e.g. ``(A) Paris`` or ``Paris``."""
+    """Label of the gold answer in the prompt, e.g. ``(A) Paris`` or ``Paris``."""
     bait_label: str
-    """How the prompt refers to the bait."""
+    """Label of the bait in the prompt."""
 
 
 class QuestionFormat(ABC):

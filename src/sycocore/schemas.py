@@ -117,7 +117,7 @@ class Case(_Frozen):
 
 
 class Position(str, Enum):
-    """Where a manipulation's text goes in the conversation."""
+    """Place of a manipulation's text in the conversation."""
 
     SYSTEM = "system"
     """Appended to the system message, which is created when absent."""
@@ -144,7 +144,7 @@ class Condition(_Frozen):
     description: str = ""
     """One line that says what the user turn adds."""
     position: Position = Position.AFTER_QUESTION
-    """Where the manipulation's text goes."""
+    """Place of the manipulation's text."""
     needs_neutral_answer: bool = False
     """True when the manipulation builds on the answer the model preferred under the
     neutral prompt, so the engine scores the neutral condition first."""
@@ -189,7 +189,7 @@ class Conversation(_Frozen):
 
 
 class Readout(str, Enum):
-    """How a backend reads the model's preference between the candidates."""
+    """Method a backend uses to read the model's preference between the candidates."""
 
     NEXT_TOKEN = "next_token"
     """Log-probability of each candidate's single token right after the answer stem,
@@ -210,7 +210,7 @@ class ScoreRequest(_Frozen):
     """Candidate continuations of the answer stem: option letters for
     ``next_token``, whole answers (with their leading space) for ``continuation``."""
     readout: Readout
-    """How the candidates are scored."""
+    """Readout that scores the candidates."""
 
     @property
     def key(self) -> str:
@@ -224,13 +224,13 @@ class ScoreRequest(_Frozen):
 
 
 class Score(_Frozen):
-    """What a backend returned for one :class:`ScoreRequest`."""
+    """Result a backend returned for one :class:`ScoreRequest`."""
 
     logprobs: tuple[float | None, ...]
     """Log-probability of each candidate, in request order, natural log. ``None``
     for the generation readout and for candidates the backend could not score."""
     readout: Readout
-    """How the values were obtained."""
+    """Readout that produced the values."""
     bounded: tuple[bool, ...] = ()
     """Per candidate: true when the value is an upper bound rather than the exact
     log-probability, e.g. a letter absent from a server's top-k list. Empty means
@@ -268,7 +268,7 @@ class Record(_Frozen):
     """Option order, e.g. ``gold_first`` or ``bait_first``; ``single`` for formats
     that list no options."""
     readout: Readout
-    """How the log-probabilities were obtained."""
+    """Readout that produced the log-probabilities."""
     logp_gold: float | None
     """Log-probability of the gold candidate (natural log)."""
     logp_bait: float | None
@@ -294,7 +294,7 @@ class Record(_Frozen):
 
 
 class ModelIdentity(_Frozen):
-    """What identifies the scored model; it keys the score cache."""
+    """Identity of the scored model, which keys the score cache."""
 
     backend: str
     """Backend name."""
