@@ -102,7 +102,7 @@ def test_scaffolded_directional_renders_bait(
     assert manipulation.condition.name == "aunt_quote"
     assert manipulation.condition.family == "authority"
     assert manipulation.condition.directional is True
-    assert manipulation.condition.position is Position.AFTER_QUESTION
+    assert manipulation.condition.position is Position.END_OF_TURN
     assert manipulation.render(context) == 'My aunt, who "knows", says it is Lyon.'
     assert "says it is Lyon." in manipulation.build(formatted.parts, context).messages[0].content
 

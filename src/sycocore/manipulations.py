@@ -112,7 +112,7 @@ def template_manipulation(
     family: str,
     directional: bool,
     description: str = "",
-    position: Position = Position.AFTER_QUESTION,
+    position: Position = Position.END_OF_TURN,
 ) -> TemplateManipulation:
     """Create a template manipulation without writing a class.
 

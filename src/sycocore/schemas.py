@@ -125,9 +125,11 @@ class Position(str, Enum):
     """In the user turn, before the question."""
     AFTER_QUESTION = "after_question"
     """In the user turn, after the question and its options and before the answer
-    instruction. Prompts of one case then share the longest prefix."""
+    instruction."""
     END_OF_TURN = "end_of_turn"
-    """At the very end of the user turn."""
+    """At the very end of the user turn, after the answer instruction. Every prompt
+    of a case then starts with the whole neutral user turn, the longest prefix
+    that its prompts can share."""
     CUSTOM = "custom"
     """The manipulation edits the conversation itself, e.g. over several turns."""
 
@@ -143,7 +145,7 @@ class Condition(_Frozen):
     """True when the manipulation pushes toward the bait, false for controls."""
     description: str = ""
     """One line that says what the user turn adds."""
-    position: Position = Position.AFTER_QUESTION
+    position: Position = Position.END_OF_TURN
     """Place of the manipulation's text."""
     needs_neutral_answer: bool = False
     """True when the manipulation builds on the answer the model preferred under the

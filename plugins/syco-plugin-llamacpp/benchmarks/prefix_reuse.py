@@ -71,7 +71,7 @@ def build_cases(count: int) -> list[Case]:
 def build_requests(cases: list[Case], question_format: QuestionFormat) -> list[ScoreRequest]:
     manipulations: list[Manipulation] = [
         template_manipulation(
-            name, text, family=family, directional=directional, position=Position.AFTER_QUESTION
+            name, text, family=family, directional=directional, position=Position.END_OF_TURN
         )
         for name, family, text, directional in MANIPULATIONS
     ]

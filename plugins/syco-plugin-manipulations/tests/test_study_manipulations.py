@@ -156,8 +156,8 @@ def test_study_manipulation_documented(cls: type[TemplateManipulation]) -> None:
 
 
 @pytest.mark.parametrize("cls", STUDY_CLASSES, ids=lambda cls: cls.condition.name)
-def test_study_position_after_question(cls: type[TemplateManipulation]) -> None:
-    assert cls.condition.position is Position.AFTER_QUESTION
+def test_study_position_end_of_turn(cls: type[TemplateManipulation]) -> None:
+    assert cls.condition.position is Position.END_OF_TURN
 
 
 @pytest.mark.parametrize("cls", STUDY_CLASSES, ids=lambda cls: cls.condition.name)
@@ -199,7 +199,6 @@ def test_built_prompt_adds_only_text(cls: type[TemplateManipulation]) -> None:
         assert len(built.messages) == len(neutral.messages), label
         assert built.answer_stem == neutral.answer_stem, label
         assert _added_text(neutral_text, built_text).strip() == manipulation.render(context)
-        # After the question and options, before the instruction.
-        assert built_text.startswith(formatted.parts.question), label
-        if formatted.parts.instruction:
-            assert built_text.endswith(formatted.parts.instruction), label
+        # The whole neutral user turn comes first, the manipulation's text last.
+        assert built_text.startswith(neutral_text), label
+        assert built_text.endswith(manipulation.render(context)), label
