@@ -2,7 +2,8 @@
 
 The requests are realistic: questions of the built-in ``countries`` dataset
 under the neutral prompt and every registered manipulation, in the cloze and
-the two-option formats. Each setting scores them with the same loaded model.
+the two-option formats. Each setting has a backend of its own on the same model
+file, and the two take turns.
 The script prints prompts per second for each setting and the largest
 difference between their log-probabilities.
 
@@ -77,16 +78,24 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model id, path or alias (default SmolLM2)")
     parser.add_argument("--items", type=int, default=6, help="questions per format")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="sequences per batch (default: automatic)"
+    )
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per setting")
     args = parser.parse_args()
 
-    backend = HFBackend(
-        HFOptions(
-            model=args.model, threads=args.threads, batch_size=args.batch_size, dtype="float32"
+    backends = {}
+    for reuse in (False, True):
+        options = HFOptions(
+            model=args.model,
+            threads=args.threads,
+            batch_size=args.batch_size,
+            dtype="float32",
+            prefix_reuse=reuse,
         )
-    )
-    backend.load()
+        backends[reuse] = HFBackend(options)
+        backends[reuse].load()
+    print(f"prefix reuse: {backends[True].info()['prefix_reuse']}", flush=True)
     for format_name in ("cloze", "two-option"):
         requests = build_requests(format_name, args.items)
         rates: dict[bool, list[float]] = {True: [], False: []}
@@ -94,8 +103,7 @@ def main() -> None:
         scores: dict[bool, dict[str, tuple[float | None, ...]]] = {}
         for _ in range(args.repeats):
             for reuse in (False, True):
-                backend.options = backend.options.model_copy(update={"prefix_reuse": reuse})
-                rate, cpu_rate, scores[reuse] = measure(backend, requests)
+                rate, cpu_rate, scores[reuse] = measure(backends[reuse], requests)
                 rates[reuse].append(rate)
                 cpu_rates[reuse].append(cpu_rate)
         difference = max(

@@ -6,6 +6,13 @@ from pathlib import Path
 
 import pytest
 from syco_plugin_hf.backend import HFBackend
+from syco_plugin_hf.forward import (
+    TokenSequence,
+    build_token_tree,
+    forward_padded,
+    forward_token_tree,
+    split_by_nodes,
+)
 from syco_plugin_hf.options import HFOptions
 
 from sycocore.schemas import Conversation, Message, Readout, ScoreRequest
@@ -232,25 +239,140 @@ def test_out_of_memory_with_fixed_batch_raises(chat_model_dir: Path) -> None:
         backend._run_in_chunks(list(range(4)), runner)  # type: ignore[arg-type]
 
 
-def test_prefix_tree_matches_padded_batch(chat_model_dir: Path) -> None:
-    from syco_plugin_hf.forward import (
-        TokenSequence,
-        common_prefix_length,
-        forward_padded,
-        forward_prefix_tree,
-        group_by_prefix,
-    )
+def prepared_sequences(backend: HFBackend) -> list[TokenSequence]:
+    """Return the sequences that score() builds for the two-option and cloze requests."""
+    sequences = []
+    for request in two_option_requests() + cloze_requests():
+        prepared = backend.renderer.prepare(request)
+        if request.readout is Readout.NEXT_TOKEN:
+            letters = tuple(tokens[0] for tokens in prepared.candidates)
+            sequences.append(TokenSequence(prepared.prompt, (letters,)))
+            continue
+        for tokens in prepared.candidates:
+            ids = prepared.prompt + tokens[:-1]
+            sequences.append(TokenSequence(ids, tuple((token,) for token in tokens)))
+    return sequences
 
+
+def test_backend_uses_token_tree(chat_model_dir: Path) -> None:
+    assert make_backend(chat_model_dir).info()["prefix_reuse"] == "token tree"
+    without = make_backend(chat_model_dir, prefix_reuse=False)
+    assert without.info()["prefix_reuse"] == "off: prefix_reuse is false"
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_token_tree_matches_padded_batch(chat_model_dir: Path, attention: str) -> None:
     backend = make_backend(chat_model_dir)
-    prepared = [backend.renderer.prepare(r) for r in two_option_requests()[:10]]
-    sequences = [TokenSequence(p.prompt, (tuple(t[0] for t in p.candidates),)) for p in prepared]
-    root = common_prefix_length(sequences)
-    groups = group_by_prefix(sequences, root, 2)
     model, pad_id = backend.loaded.model, backend._pad_id()
+    model.set_attn_implementation(attention)
+    sequences = prepared_sequences(backend)[::3]
 
-    tree = forward_prefix_tree(model, sequences, root, groups, pad_id)
+    tree = forward_token_tree(model, sequences)
     padded = forward_padded(model, sequences, pad_id)
 
-    assert len(groups) == 2
+    assert build_token_tree(sequences).reads
     for tree_values, padded_values in zip(tree, padded, strict=True):
-        assert tree_values[0] == pytest.approx(padded_values[0], abs=1e-5)
+        assert len(tree_values) == len(padded_values)
+        for tree_row, padded_row in zip(tree_values, padded_values, strict=True):
+            assert tree_row == pytest.approx(padded_row, rel=1e-5, abs=1e-5)
+
+
+def test_token_tree_shares_prefixes() -> None:
+    sequences = [
+        TokenSequence((1, 2, 3, 4), ((5,),)),
+        TokenSequence((1, 2, 7), ((5,), (6,))),
+        TokenSequence((9, 2), ((5,),)),
+        TokenSequence((1, 2, 3, 4), ((6,),)),
+    ]
+
+    tree = build_token_tree(sequences)
+
+    # 1-2-3-4 and 1-2-7 share 1-2; the repeated sequence adds no node.
+    assert len(tree.tokens) == 7
+    assert sorted(tree.tokens) == [1, 2, 2, 3, 4, 7, 9]
+    for node, parent in enumerate(tree.parents):
+        assert parent < node
+        assert tree.depths[node] == (tree.depths[parent] + 1 if parent >= 0 else 0)
+    read_tokens = [tree.tokens[node] for node in tree.reads]
+    assert read_tokens == [4, 2, 7, 2, 4]
+
+
+@pytest.mark.parametrize("max_nodes", [1, 20, 60, 100_000])
+def test_split_by_nodes_covers_each_sequence_once(chat_model_dir: Path, max_nodes: int) -> None:
+    backend = make_backend(chat_model_dir)
+    sequences = prepared_sequences(backend)
+
+    groups = list(split_by_nodes(sequences, max_nodes))
+
+    assert sorted(index for group in groups for index in group) == list(range(len(sequences)))
+    for group in groups:
+        nodes = len(build_token_tree([sequences[index] for index in group]).tokens)
+        assert len(group) == 1 or nodes <= max_nodes
+    if max_nodes == 100_000:
+        assert len(groups) == 1
+
+
+def test_scores_equal_at_any_tree_size(chat_model_dir: Path) -> None:
+    requests = two_option_requests() + cloze_requests()
+    reference = score_all(make_backend(chat_model_dir, prefix_reuse=False), requests)
+    backend = make_backend(chat_model_dir)
+    backend._tree_nodes = 40
+
+    small_trees = score_all(backend, requests)
+
+    for request in requests:
+        assert small_trees[request.key] == pytest.approx(reference[request.key], rel=1e-5, abs=1e-5)
+
+
+def test_attention_without_custom_masks_turns_reuse_off(chat_model_dir: Path) -> None:
+    backend = make_backend(chat_model_dir)
+    backend.loaded.model.config._attn_implementation = "flash_attention_2"
+
+    assert backend._check_token_tree() == (
+        "off: attention implementation 'flash_attention_2' takes no token-tree mask"
+    )
+
+
+def test_mask_that_changes_scores_turns_reuse_off(
+    chat_model_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from syco_plugin_hf import backend as backend_module
+
+    backend = make_backend(chat_model_dir)
+
+    def shifted(model: object, sequences: list[TokenSequence]) -> list[list[list[float]]]:
+        values = forward_token_tree(model, sequences)
+        return [[[v + 1.0 for v in row] for row in rows] for rows in values]
+
+    monkeypatch.setattr(backend_module, "forward_token_tree", shifted)
+
+    status = backend._check_token_tree()
+
+    assert status.startswith("off: token-tree check differed by 1")
+    assert "scoring without prefix reuse" in caplog.text
+
+
+def test_sequences_past_the_sliding_window_run_padded(
+    chat_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syco_plugin_hf import backend as backend_module
+
+    backend = make_backend(chat_model_dir)
+    sequences = prepared_sequences(backend)
+    longest = max(len(s.ids) for s in sequences)
+    trees: list[int] = []
+
+    def counted(model: object, part: list[TokenSequence]) -> list[list[list[float]]]:
+        trees.append(len(part))
+        return forward_token_tree(model, part)
+
+    monkeypatch.setattr(backend_module, "forward_token_tree", counted)
+    backend._window = longest
+    backend._run_trees(sequences)
+    assert sum(trees) == len(sequences)
+
+    trees.clear()
+    backend._window = longest - 1
+    results = backend._run_trees(sequences)
+    assert sum(trees) < len(sequences)
+    assert all(results)

@@ -12,11 +12,13 @@ from sycocore.generation import GenerationSpec
 from sycocore.schemas import Conversation, ModelIdentity, Readout, Score, ScoreRequest
 
 from .forward import (
+    TREE_ATTENTION,
     LogProbs,
     TokenSequence,
     forward_padded,
-    forward_sharing_prefixes,
+    forward_token_tree,
     shared_length,
+    split_by_nodes,
 )
 from .loading import LoadedModel, file_sha256, load_model
 from .options import HFOptions
@@ -28,6 +30,21 @@ logger = logging.getLogger(__name__)
 
 _AUTO_BATCH_CUDA = 64
 _AUTO_BATCH_OTHER = 32
+
+# Most nodes of one token tree. Tree attention is dense, so its cost grows with
+# the square of the node count, while each forward pass reads all the weights
+# once. On 2 CPU cores, one question's 28 two-option prompts ran as fast in two
+# trees of about 350 nodes as in one of about 700, and slower in four.
+_TREE_NODES_CPU = 512
+# NOTE: not measured on a GPU. At 2048 nodes the boolean mask takes 4 MiB.
+_TREE_NODES_CUDA = 2048
+
+# Largest difference between the token-tree and the padded log-probabilities
+# that the start-up check accepts. Both compute the same function, so only the
+# summation order differs. A mask that the model ignores or misreads changes
+# what each token attends to, which moves log-probabilities far more.
+_TREE_TOLERANCE_FLOAT32 = 1e-3
+_TREE_TOLERANCE_HALF = 0.25
 
 
 class HFBackend(Backend):
@@ -53,6 +70,9 @@ class HFBackend(Backend):
         self._prepared: dict[str, PreparedRequest] = {}
         self._batch_size = self.options.batch_size or _AUTO_BATCH_OTHER
         self._revision: str | None = None
+        self._tree_nodes = _TREE_NODES_CPU
+        self._window: int | None = None
+        self._reuse = "off: prefix_reuse is false"
 
     def load(self) -> None:
         """Load the tokenizer and model, and check the prompt format against the template."""
@@ -66,6 +86,10 @@ class HFBackend(Backend):
             auto = _AUTO_BATCH_CUDA if loaded.device.type == "cuda" else _AUTO_BATCH_OTHER
             self._batch_size = auto
         self._loaded = loaded
+        if loaded.device.type == "cuda":
+            self._tree_nodes = _TREE_NODES_CUDA
+        if self.options.prefix_reuse:
+            self._reuse = self._check_token_tree()
 
     @property
     def loaded(self) -> LoadedModel:
@@ -108,7 +132,7 @@ class HFBackend(Backend):
             "prompt_format": self.renderer.format,
             "chat_template_hash": self.renderer.template_hash,
             "bos": self.renderer.bos_handling(),
-            "prefix_reuse": self.options.prefix_reuse,
+            "prefix_reuse": self._reuse,
             "example_prompt": self.renderer.render(EXAMPLE_CONVERSATION),
             "transformers_class": type(loaded.model).__name__,
         }
@@ -223,13 +247,75 @@ class HFBackend(Backend):
         return item if item is not None else self._prepare(request, keep=False)
 
     def _run(self, sequences: list[TokenSequence]) -> list[LogProbs]:
-        model = self.loaded.model
-        pad_id = self._pad_id()
-        if self.options.prefix_reuse:
-            return self._run_in_chunks(
-                sequences, lambda chunk: forward_sharing_prefixes(model, chunk, pad_id)
-            )
+        if self._reuse == "token tree":
+            return self._run_in_chunks(sequences, self._run_trees)
+        model, pad_id = self.loaded.model, self._pad_id()
         return self._run_in_chunks(sequences, lambda chunk: forward_padded(model, chunk, pad_id))
+
+    def _run_trees(self, sequences: list[TokenSequence]) -> list[LogProbs]:
+        """Run ``sequences`` as token trees of at most ``_tree_nodes`` nodes each.
+
+        A sequence longer than the model's sliding attention window runs padded,
+        because the tree's mask replaces the window's.
+        """
+        model, pad_id = self.loaded.model, self._pad_id()
+        results: list[LogProbs] = [[] for _ in sequences]
+        for indices in split_by_nodes(sequences, self._tree_nodes):
+            part = [sequences[index] for index in indices]
+            if self._window is not None and max(len(s.ids) for s in part) > self._window:
+                values = forward_padded(model, part, pad_id)
+            else:
+                values = forward_token_tree(model, part)
+            for index, value in zip(indices, values, strict=True):
+                results[index] = value
+        return results
+
+    def _check_token_tree(self) -> str:
+        """Return ``token tree`` when batches can run as token trees, else ``off: REASON``.
+
+        The tree needs an attention implementation that applies a custom 4D
+        mask as given. It must also give what padded batches give: three
+        sequences built from the example prompt, two sharing its first half,
+        are scored both ways and compared.
+        """
+        loaded = self.loaded
+        config = loaded.model.config
+        attention = getattr(config, "_attn_implementation", None)
+        if attention not in TREE_ATTENTION:
+            return f"off: attention implementation {attention!r} takes no token-tree mask"
+        text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        window = getattr(text_config, "sliding_window", None)
+        self._window = window if isinstance(window, int) and window > 0 else None
+
+        ids = tuple(self.renderer.encode(self.renderer.render(EXAMPLE_CONVERSATION)))
+        half = len(ids) // 2
+        targets = (tuple(sorted(set(ids[:2]))),)
+        probe = [
+            TokenSequence(ids, targets),
+            TokenSequence(ids[:half] + ids[half:][::-1], targets),
+            TokenSequence(ids[:half], targets),
+        ]
+        try:
+            tree = forward_token_tree(loaded.model, probe)
+        except Exception as error:  # the reason goes into the run's manifest
+            return f"off: the token-tree forward pass failed ({type(error).__name__}: {error})"
+        padded = forward_padded(loaded.model, probe, self._pad_id())
+        difference = max(
+            abs(a - b)
+            for tree_values, padded_values in zip(tree, padded, strict=True)
+            for a, b in zip(tree_values[0], padded_values[0], strict=True)
+        )
+        float32 = str(loaded.dtype) == "torch.float32"
+        tolerance = _TREE_TOLERANCE_FLOAT32 if float32 else _TREE_TOLERANCE_HALF
+        if difference > tolerance:
+            logger.warning(
+                "token-tree scoring differs from padded batches by %.3g for %s; "
+                "scoring without prefix reuse",
+                difference,
+                loaded.source.label,
+            )
+            return f"off: token-tree check differed by {difference:.3g}"
+        return "token tree"
 
     def _run_in_chunks(
         self,

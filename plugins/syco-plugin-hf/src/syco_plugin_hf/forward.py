@@ -1,29 +1,39 @@
-"""Batched forward passes that read log-probabilities at the final positions.
+"""Batched forward passes that read log-probabilities at chosen positions.
 
-Sequences are left-padded so that every row ends at the last column. Position
-ids follow the attention mask, so a padded row gets the same positions as it
-would alone, and only the final positions go through the output layer
-(``logits_to_keep``). Log-softmax runs in float32 over the whole vocabulary.
+Two ways to run a batch of token sequences:
+
+- :func:`forward_padded` left-pads the sequences so that every row ends at the
+  last column, with position ids that follow the attention mask, and sends
+  only the final positions through the output layer (``logits_to_keep``);
+- :func:`forward_token_tree` merges the sequences into one token tree, in
+  which a prefix that several sequences share is a single branch, and runs
+  the tree as one row: each token attends to its ancestors only and takes its
+  depth as its position, so every sequence sees exactly what it would see
+  alone, while each shared token is computed once and nothing is padded.
+
+Log-softmax runs in float32 over the whole vocabulary.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 __all__ = [
+    "TREE_ATTENTION",
     "TokenSequence",
-    "common_prefix_length",
+    "TokenTree",
+    "build_token_tree",
     "forward_padded",
-    "forward_prefix_tree",
-    "forward_sharing_prefixes",
-    "forward_with_prefix",
-    "group_by_prefix",
+    "forward_token_tree",
     "shared_length",
+    "split_by_nodes",
 ]
+
+TREE_ATTENTION = frozenset({"sdpa", "eager"})
+"""Attention implementations that apply a custom 4D attention mask as given."""
 
 
 @dataclass(frozen=True)
@@ -45,22 +55,6 @@ class TokenSequence:
 LogProbs = list[list[float]]
 """Per final position, the log-probability of each target token."""
 
-MIN_SHARED_PREFIX = 8
-"""Fewest shared tokens for which sequences compute their prefix once."""
-
-
-def common_prefix_length(sequences: Sequence[TokenSequence]) -> int:
-    """Return how many leading tokens every sequence shares, leaving each at least
-    its read positions, so that every read position lies after the prefix."""
-    if not sequences:
-        return 0
-    limit = min(len(s.ids) - s.reads for s in sequences)
-    first = sequences[0].ids
-    length = 0
-    while length < limit and all(s.ids[length] == first[length] for s in sequences):
-        length += 1
-    return length
-
 
 def shared_length(left: Sequence[int], right: Sequence[int]) -> int:
     """Return how many leading tokens ``left`` and ``right`` share."""
@@ -72,48 +66,82 @@ def shared_length(left: Sequence[int], right: Sequence[int]) -> int:
     return length
 
 
-def group_by_prefix(
-    sequences: Sequence[TokenSequence], root: int, min_shared: int
-) -> list[tuple[list[int], int]]:
-    """Group sequences that share at least ``min_shared`` tokens after the first ``root``.
+@dataclass(frozen=True)
+class TokenTree:
+    """Sequences merged into a tree of tokens, its nodes listed parents first."""
 
-    Returns ``(indices, shared)`` per group, where ``shared`` is how many leading
-    tokens the members share, capped so that each member keeps its read
-    positions after it. A group of one shares all its tokens but the read ones.
-    Sorting the sequences first makes each group a run of neighbours.
+    tokens: list[int]
+    """Token of each node."""
+    parents: list[int]
+    """Index of each node's parent, ``-1`` for a node that starts a sequence."""
+    depths: list[int]
+    """Position of each node's token in its sequences, counted from 0."""
+    reads: list[int]
+    """For each sequence in order, the nodes of its read positions, concatenated."""
+
+
+def build_token_tree(sequences: Sequence[TokenSequence]) -> TokenTree:
+    """Merge ``sequences`` into a :class:`TokenTree`.
+
+    Two sequences share a node for every token of their common prefix. The
+    sequences may come in any order. Once they are sorted by their ids, each
+    one shares the most with the one before it, so the merge compares only
+    neighbours.
     """
-    groups: list[tuple[list[int], int]] = []
-    for index in sorted(range(len(sequences)), key=lambda i: sequences[i].ids):
-        sequence = sequences[index]
-        limit = len(sequence.ids) - sequence.reads
-        if groups:
-            members, shared = groups[-1]
-            overlap = min(shared, limit, shared_length(sequences[members[0]].ids, sequence.ids))
-            if overlap - root >= min_shared:
-                groups[-1] = ([*members, index], overlap)
-                continue
-        groups.append(([index], limit))
-    return groups
+    order = sorted(range(len(sequences)), key=lambda i: sequences[i].ids)
+    tokens: list[int] = []
+    parents: list[int] = []
+    depths: list[int] = []
+    paths: list[list[int]] = [[] for _ in sequences]
+    previous: list[int] = []
+    previous_ids: tuple[int, ...] = ()
+    for index in order:
+        ids = sequences[index].ids
+        shared = shared_length(previous_ids, ids)
+        path = previous[:shared]
+        for depth in range(shared, len(ids)):
+            parents.append(path[-1] if path else -1)
+            tokens.append(ids[depth])
+            depths.append(depth)
+            path.append(len(tokens) - 1)
+        paths[index] = path
+        previous, previous_ids = path, ids
+    reads = [
+        node
+        for sequence, path in zip(sequences, paths, strict=True)
+        for node in path[len(path) - sequence.reads :]
+    ]
+    return TokenTree(tokens=tokens, parents=parents, depths=depths, reads=reads)
 
 
-def forward_sharing_prefixes(
-    model: Any, sequences: Sequence[TokenSequence], pad_id: int
-) -> list[LogProbs]:
-    """Run the sequences computing each prefix they share only once.
+def split_by_nodes(sequences: Sequence[TokenSequence], max_nodes: int) -> Iterator[list[int]]:
+    """Split ``sequences`` into groups whose token trees have at most ``max_nodes`` nodes.
 
-    Sequences that share a prefix of at least :data:`MIN_SHARED_PREFIX` tokens
-    beyond the prefix of the whole batch go through :func:`forward_prefix_tree`;
-    when only the whole batch shares one, through :func:`forward_with_prefix`;
-    otherwise as one padded batch.
+    Yields lists of indices into ``sequences``. The sequences are visited in
+    the order of their ids, so that the prompts of one question, and within it
+    those of one option order, are neighbours. A group that would grow past
+    ``max_nodes`` is cut, in its second half, before the sequence that shares
+    the fewest tokens with its predecessor, so that a shared prefix is rarely
+    split. A sequence longer than ``max_nodes`` forms a group of its own.
     """
-    if len(sequences) > 1:
-        root = common_prefix_length(sequences)
-        groups = group_by_prefix(sequences, root, MIN_SHARED_PREFIX)
-        if root >= 1 and len(groups) < len(sequences):
-            return forward_prefix_tree(model, sequences, root, groups, pad_id)
-        if root >= MIN_SHARED_PREFIX:
-            return forward_with_prefix(model, sequences, root, pad_id)
-    return forward_padded(model, sequences, pad_id)
+    order = sorted(range(len(sequences)), key=lambda i: sequences[i].ids)
+    shared = [0] + [shared_length(sequences[a].ids, sequences[b].ids) for a, b in pairwise(order)]
+    start = 0
+    while start < len(order):
+        end, nodes = start + 1, len(sequences[order[start]].ids)
+        while end < len(order):
+            added = len(sequences[order[end]].ids) - shared[end]
+            if nodes + added > max_nodes:
+                break
+            nodes += added
+            end += 1
+        if end < len(order) and end - start > 1:
+            end = min(
+                range(start + (end - start + 1) // 2, end + 1),
+                key=lambda cut: (shared[cut], -cut),
+            )
+        yield order[start:end]
+        start = end
 
 
 def forward_padded(model: Any, sequences: Sequence[TokenSequence], pad_id: int) -> list[LogProbs]:
@@ -136,131 +164,53 @@ def forward_padded(model: Any, sequences: Sequence[TokenSequence], pad_id: int) 
     return _read_targets(logits, sequences)
 
 
-def forward_with_prefix(
-    model: Any, sequences: Sequence[TokenSequence], prefix_length: int, pad_id: int
-) -> list[LogProbs]:
-    """Run the shared prefix once, then the rest of every sequence as one batch.
+def forward_token_tree(model: Any, sequences: Sequence[TokenSequence]) -> list[LogProbs]:
+    """Run the sequences as one :class:`TokenTree` in a single row.
 
-    The prefix's key-value cache is copied for each row. The rest of each
-    sequence is left-padded, so padding sits between the prefix and the row's
-    own tokens. The attention mask hides that padding, and position ids
-    continue from the prefix. ``prefix_length`` must not exceed
-    :func:`common_prefix_length`.
+    The attention mask lets each node attend to itself and its ancestors, and
+    position ids are the nodes' depths. The model's attention implementation must be
+    one of :data:`TREE_ATTENTION`: ``sdpa`` takes the mask as booleans,
+    ``eager`` adds it to the attention scores. The mask is dense, so the
+    attention cost grows with the square of the node count; split large
+    batches with :func:`split_by_nodes`.
     """
     import torch
 
     device = model.device
-    prefix = torch.tensor([sequences[0].ids[:prefix_length]], dtype=torch.long, device=device)
-    cache_argument = _cache_argument(model)
-    with torch.inference_mode():
-        output = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
-    prefix_cache = getattr(output, cache_argument)
-
-    rests = [s.ids[prefix_length:] for s in sequences]
-    width = max(len(r) for r in rests)
-    input_ids, rest_mask = _left_pad(rests, width, pad_id, device)
-    prefix_mask = torch.ones((len(sequences), prefix_length), dtype=rest_mask.dtype, device=device)
-    mask = torch.cat([prefix_mask, rest_mask], dim=1)
-    positions = prefix_length + (rest_mask.cumsum(-1) - 1).clamp(min=0)
-    cache = copy.deepcopy(prefix_cache)
-    cache.batch_repeat_interleave(len(sequences))
-    keep = max(s.reads for s in sequences)
+    tree = build_token_tree(sequences)
+    count = len(tree.tokens)
+    allowed = torch.zeros((count, count), dtype=torch.bool)
+    for node, parent in enumerate(tree.parents):
+        if parent >= 0:
+            allowed[node] = allowed[parent]
+        allowed[node, node] = True
+    if getattr(model.config, "_attn_implementation", None) == "eager":
+        blocked = torch.finfo(model.dtype).min
+        mask = torch.zeros((count, count), dtype=model.dtype).masked_fill(~allowed, blocked)
+    else:
+        mask = allowed
+    input_ids = torch.tensor([tree.tokens], dtype=torch.long, device=device)
+    positions = torch.tensor([tree.depths], dtype=torch.long, device=device)
+    keep = torch.tensor(tree.reads, dtype=torch.long, device=device)
     with torch.inference_mode():
         logits = model(
             input_ids=input_ids,
-            attention_mask=mask,
+            attention_mask=mask[None, None].to(device),
             position_ids=positions,
             logits_to_keep=keep,
-            use_cache=True,
-            **{cache_argument: cache},
+            use_cache=False,
         ).logits
-    return _read_targets(logits, sequences)
-
-
-def forward_prefix_tree(
-    model: Any,
-    sequences: Sequence[TokenSequence],
-    root: int,
-    groups: Sequence[tuple[list[int], int]],
-    pad_id: int,
-) -> list[LogProbs]:
-    """Run a two-level prefix tree: the prefix all sequences share, then each group's own
-    prefix, then the rest of every sequence, each level as one batch.
-
-    ``root`` must be at least 1 and not exceed :func:`common_prefix_length`;
-    ``groups`` comes from :func:`group_by_prefix`. Each level continues the
-    key-value cache of the level before, with the rows of the cache selected
-    per group and then per sequence. Padding sits between the levels, hidden by
-    the attention mask, and position ids count only real tokens, so every
-    sequence sees the positions it would see alone.
-    """
-    import torch
-
-    device = model.device
-    cache_argument = _cache_argument(model)
-    prefix = torch.tensor([sequences[0].ids[:root]], dtype=torch.long, device=device)
-    with torch.inference_mode():
-        output = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
-    cache = getattr(output, cache_argument)
-
-    # Sequences that share nothing beyond the root run all their own tokens in
-    # the last level; one empty group gives them the root's cache.
-    alone = [index for members, _ in groups if len(members) == 1 for index in members]
-    groups = [(members, shared) for members, shared in groups if len(members) > 1]
-    if alone:
-        groups.append((alone, root))
-
-    stems = [sequences[members[0]].ids[root:shared] for members, shared in groups]
-    width = max(len(stem) for stem in stems)
-    stem_ids, stem_mask = _left_pad(stems, width, pad_id, device)
-    group_mask = torch.cat(
-        [torch.ones((len(groups), root), dtype=stem_mask.dtype, device=device), stem_mask], dim=1
-    )
-    cache.batch_repeat_interleave(len(groups))
-    if width > 0:
-        positions = root + (stem_mask.cumsum(-1) - 1).clamp(min=0)
-        with torch.inference_mode():
-            output = model(
-                input_ids=stem_ids,
-                attention_mask=group_mask,
-                position_ids=positions,
-                logits_to_keep=1,
-                use_cache=True,
-                **{cache_argument: cache},
-            )
-        cache = getattr(output, cache_argument)
-
-    group_of = [0] * len(sequences)
-    starts = [0] * len(sequences)
-    for number, (members, shared) in enumerate(groups):
-        for index in members:
-            group_of[index], starts[index] = number, shared
-    rows = torch.tensor(group_of, dtype=torch.long, device=device)
-    cache.batch_select_indices(rows)
-
-    rests = [s.ids[start:] for s, start in zip(sequences, starts, strict=True)]
-    rest_ids, rest_mask = _left_pad(rests, max(len(r) for r in rests), pad_id, device)
-    mask = torch.cat([group_mask[rows], rest_mask], dim=1)
-    offsets = torch.tensor(starts, dtype=torch.long, device=device).unsqueeze(1)
-    positions = offsets + (rest_mask.cumsum(-1) - 1).clamp(min=0)
-    keep = max(s.reads for s in sequences)
-    with torch.inference_mode():
-        logits = model(
-            input_ids=rest_ids,
-            attention_mask=mask,
-            position_ids=positions,
-            logits_to_keep=keep,
-            use_cache=True,
-            **{cache_argument: cache},
-        ).logits
-    return _read_targets(logits, sequences)
-
-
-def _cache_argument(model: Any) -> str:
-    # transformers 5.25 renamed ``past_key_values`` to ``cache`` in forward() and
-    # in its outputs, and warns on the old name; older releases know only the old one.
-    parameters = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
+    logprobs = logits[0].float().log_softmax(dim=-1)
+    results: list[LogProbs] = []
+    row = 0
+    for sequence in sequences:
+        values = []
+        for targets in sequence.targets:
+            picked = logprobs[row, list(targets)]
+            values.append([float(v) for v in picked.cpu().tolist()])
+            row += 1
+        results.append(values)
+    return results
 
 
 def _left_pad(

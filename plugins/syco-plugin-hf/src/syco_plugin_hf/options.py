@@ -43,8 +43,8 @@ class HFOptions(BackendOptions):
     threads: int | None = Field(default=None, ge=1)
     """CPU threads for torch; ``None`` keeps torch's default."""
     prefix_reuse: bool = True
-    """Compute the prompt prefix that a batch shares once and reuse its key-value
-    cache for each prompt's remaining tokens."""
+    """Run each batch as a token tree, so that a prefix its prompts share is
+    computed once; without it, batches are left-padded."""
 
     @field_validator("device")
     @classmethod
