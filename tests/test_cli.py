@@ -101,6 +101,26 @@ def test_eval_empty_metrics_rejected(syco_cli: SycoCli) -> None:
     assert "--metrics is empty" in result.stderr
 
 
+def test_eval_prints_flip_rate_table(syco_cli: SycoCli) -> None:
+    args = (*SCRIPTED[:-1], "decomposition", "-M", "decomposition.resamples=200")
+    result = syco_cli(*args, "--out", "run", check=True)
+
+    summary = json.loads((syco_cli.cwd / "run" / "summary.json").read_text(encoding="utf-8"))
+    metric = summary["metrics"]["decomposition"]
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("manipulation  ") for line in lines), result.stdout
+    assert metric["manipulations"], "the installed manipulations plugin registers none"
+    assert metric["cases"]["retained"] > 0, "the scripted scores retain no case, so no table"
+    for entry in metric["manipulations"]:
+        rows = [line for line in lines if line.split(" ", 1)[0] == entry["name"]]
+        low, high = entry["flip_rate_interval"]
+        assert len(rows) == 1, (entry["name"], result.stdout)
+        assert f" {100 * entry['flip_rate']:.1f}% " in rows[0], rows[0]
+        assert f"[{100 * low:.1f}, {100 * high:.1f}]" in rows[0], rows[0]
+    assert any(line.startswith("Worst case: ") for line in lines), result.stdout
+    assert "\x1b" not in result.stdout
+
+
 def test_plugins_install_empty_name_rejected(syco_cli: SycoCli) -> None:
     result = syco_cli("plugins", "install", "", "--dry-run")
     assert result.returncode == 1

@@ -25,6 +25,7 @@ __all__ = [
     "plot_margin_vs_push",
     "plot_truth_margin",
     "plot_worst_case_by_size",
+    "sort_manipulations",
 ]
 
 BLUE = "#0072B2"
@@ -82,7 +83,7 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def _ordered(manipulations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def sort_manipulations(manipulations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Sort directional families first, controls last, by flip rate within a family."""
     return sorted(
         manipulations,
@@ -92,7 +93,7 @@ def _ordered(manipulations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def plot_flip_rates(manipulations: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
     """Draw the flip rate of each manipulation with its bootstrap interval, grouped by family."""
-    ordered = [m for m in _ordered(manipulations) if m["flip_rate"] is not None]
+    ordered = [m for m in sort_manipulations(manipulations) if m["flip_rate"] is not None]
     with _styled():
         figure = _new_figure(8.0, 1.2 + 0.42 * max(len(ordered), 1))
         axes = figure.subplots()
@@ -170,7 +171,7 @@ def plot_margin_vs_push(
     """
     import numpy as np
 
-    ordered = [m for m in _ordered(manipulations) if m["name"] in deltas]
+    ordered = [m for m in sort_manipulations(manipulations) if m["name"] in deltas]
     columns = min(4, max(len(ordered), 1))
     rows = max(1, math.ceil(len(ordered) / columns))
     finite = [truth] + [d[np.isfinite(d)] for d in deltas.values()]

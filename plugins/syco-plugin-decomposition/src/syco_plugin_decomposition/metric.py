@@ -90,6 +90,11 @@ class DecompositionMetric(Metric):
             )
         return messages
 
+    def describe(self, result: dict[str, Any]) -> str:
+        from .describe import describe_result
+
+        return describe_result(result)
+
     def write_report(self, run: RunData, result: dict[str, Any], out_dir: Path) -> list[Path]:
         from .report import write_run_report
 
