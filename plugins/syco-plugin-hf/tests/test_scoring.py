@@ -352,6 +352,24 @@ def test_mask_that_changes_scores_turns_reuse_off(
     assert "scoring without prefix reuse" in caplog.text
 
 
+def test_failing_tree_pass_turns_reuse_off(
+    chat_model_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from syco_plugin_hf import backend as backend_module
+
+    backend = make_backend(chat_model_dir)
+
+    def failing(model: object, sequences: list[TokenSequence]) -> list[list[list[float]]]:
+        raise RuntimeError("mask shape rejected\nsecond line")
+
+    monkeypatch.setattr(backend_module, "forward_token_tree", failing)
+
+    status = backend._check_token_tree()
+
+    assert status == "off: the token-tree forward pass failed (RuntimeError: mask shape rejected)"
+    assert "scoring without prefix reuse" in caplog.text
+
+
 def test_sequences_past_the_sliding_window_run_padded(
     chat_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -297,8 +297,15 @@ class HFBackend(Backend):
         ]
         try:
             tree = forward_token_tree(loaded.model, probe)
-        except Exception as error:  # the reason goes into the run's manifest
-            return f"off: the token-tree forward pass failed ({type(error).__name__}: {error})"
+        except Exception as error:  # any failure turns reuse off, with the reason recorded
+            lines = str(error).splitlines()
+            reason = f"{type(error).__name__}: {lines[0] if lines else ''}"
+            logger.warning(
+                "token-tree scoring failed for %s (%s); scoring without prefix reuse",
+                loaded.source.label,
+                reason,
+            )
+            return f"off: the token-tree forward pass failed ({reason})"
         padded = forward_padded(loaded.model, probe, self._pad_id())
         difference = max(
             abs(a - b)
