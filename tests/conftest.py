@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -74,7 +75,16 @@ class SycoCli:
             text=True,
             env=self.env,
             cwd=self.cwd,
+            preexec_fn=_default_sigint,
         )
+
+
+def _default_sigint() -> None:
+    # A shell without job control starts background commands with SIGINT
+    # ignored, and children inherit that. Python then installs no
+    # KeyboardInterrupt handler, so tests that send SIGINT would see the run
+    # finish instead. Restoring the default lets them pass however pytest runs.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)
