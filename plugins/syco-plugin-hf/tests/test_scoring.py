@@ -307,9 +307,26 @@ def test_split_by_nodes_covers_each_sequence_once(chat_model_dir: Path, max_node
     assert sorted(index for group in groups for index in group) == list(range(len(sequences)))
     for group in groups:
         nodes = len(build_token_tree([sequences[index] for index in group]).tokens)
-        assert len(group) == 1 or nodes <= max_nodes
+        first = len(sequences[group[0]].ids)
+        assert nodes <= max(max_nodes, first + max_nodes // 4)
     if max_nodes == 100_000:
         assert len(groups) == 1
+
+
+def test_long_prompts_still_share_prefix() -> None:
+    base = tuple(range(1000, 1600))
+    sequences = [TokenSequence((*base, i, j), ((1,),)) for i in range(3) for j in range(2)]
+
+    groups = list(split_by_nodes(sequences, 512))
+
+    assert len(groups) == 1
+    assert len(build_token_tree(sequences).tokens) == 609
+
+
+@pytest.mark.parametrize("ids", [(), (1,)])
+def test_token_tree_rejects_too_many_reads(ids: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="read positions"):
+        build_token_tree([TokenSequence(ids, ((5,), (6,)))])
 
 
 def test_scores_equal_at_any_tree_size(chat_model_dir: Path) -> None:

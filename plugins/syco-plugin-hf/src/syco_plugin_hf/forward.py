@@ -88,6 +88,12 @@ def build_token_tree(sequences: Sequence[TokenSequence]) -> TokenTree:
     one shares the most with the one before it, so the merge compares only
     neighbours.
     """
+    for sequence in sequences:
+        if not 1 <= sequence.reads <= len(sequence.ids):
+            raise ValueError(
+                f"a sequence of {len(sequence.ids)} tokens cannot have {sequence.reads} "
+                "read positions; it needs at least one token per read position"
+            )
     order = sorted(range(len(sequences)), key=lambda i: sequences[i].ids)
     tokens: list[int] = []
     parents: list[int] = []
@@ -122,16 +128,19 @@ def split_by_nodes(sequences: Sequence[TokenSequence], max_nodes: int) -> Iterat
     those of one option order, are neighbours. A group that would grow past
     ``max_nodes`` is cut, in its second half, before the sequence that shares
     the fewest tokens with its predecessor, so that a shared prefix is rarely
-    split. A sequence longer than ``max_nodes`` forms a group of its own.
+    split. A group that starts with a sequence longer than ``max_nodes`` may
+    still grow by a quarter of ``max_nodes``, so that long prompts which
+    differ only near their end share their prefix too.
     """
     order = sorted(range(len(sequences)), key=lambda i: sequences[i].ids)
     shared = [0] + [shared_length(sequences[a].ids, sequences[b].ids) for a, b in pairwise(order)]
     start = 0
     while start < len(order):
         end, nodes = start + 1, len(sequences[order[start]].ids)
+        limit = max(max_nodes, nodes + max_nodes // 4)
         while end < len(order):
             added = len(sequences[order[end]].ids) - shared[end]
-            if nodes + added > max_nodes:
+            if nodes + added > limit:
                 break
             nodes += added
             end += 1
