@@ -241,17 +241,11 @@ def test_out_of_memory_with_fixed_batch_raises(chat_model_dir: Path) -> None:
 
 def prepared_sequences(backend: HFBackend) -> list[TokenSequence]:
     """Return the sequences that score() builds for the two-option and cloze requests."""
-    sequences = []
-    for request in two_option_requests() + cloze_requests():
-        prepared = backend.renderer.prepare(request)
-        if request.readout is Readout.NEXT_TOKEN:
-            letters = tuple(tokens[0] for tokens in prepared.candidates)
-            sequences.append(TokenSequence(prepared.prompt, (letters,)))
-            continue
-        for tokens in prepared.candidates:
-            ids = prepared.prompt + tokens[:-1]
-            sequences.append(TokenSequence(ids, tuple((token,) for token in tokens)))
-    return sequences
+    return [
+        sequence
+        for request in two_option_requests() + cloze_requests()
+        for sequence in backend.renderer.prepare(request).sequences(request.readout)
+    ]
 
 
 def test_backend_uses_token_tree(chat_model_dir: Path) -> None:
@@ -387,7 +381,7 @@ def test_failing_tree_pass_turns_reuse_off(
     assert "scoring without prefix reuse" in caplog.text
 
 
-def test_sequences_past_the_sliding_window_run_padded(
+def test_sequences_past_window_run_padded(
     chat_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from syco_plugin_hf import backend as backend_module

@@ -19,6 +19,7 @@ from .forward import (
     forward_token_tree,
     shared_length,
     split_by_nodes,
+    weakest_cut,
 )
 from .loading import LoadedModel, file_sha256, load_model
 from .options import HFOptions
@@ -170,15 +171,11 @@ class HFBackend(Backend):
             while end < len(prepared) and (end == start or used + counts[end] <= self._batch_size):
                 used += counts[end]
                 end += 1
-            if end < len(prepared) and self.options.prefix_reuse and end - start > 1:
-                # Cut before the prompt that shares the fewest tokens with the one before it.
-                candidates = range(start + (end - start + 1) // 2, end + 1)
-                end = min(
-                    candidates,
-                    key=lambda cut: (
-                        shared_length(prepared[cut - 1][1].prompt, prepared[cut][1].prompt),
-                        -cut,
-                    ),
+            if end < len(prepared) and self.options.prefix_reuse:
+                end = weakest_cut(
+                    start,
+                    end,
+                    lambda cut: shared_length(prepared[cut - 1][1].prompt, prepared[cut][1].prompt),
                 )
             yield [request for request, _ in prepared[start:end]]
             start = end
@@ -193,15 +190,11 @@ class HFBackend(Backend):
                 )
         prepared = [self._take_prepared(request) for request in requests]
 
-        sequences: list[TokenSequence] = []
-        for request, item in zip(requests, prepared, strict=True):
-            if request.readout is Readout.NEXT_TOKEN:
-                letters = tuple(tokens[0] for tokens in item.candidates)
-                sequences.append(TokenSequence(item.prompt, (letters,)))
-            else:
-                for tokens in item.candidates:
-                    ids = item.prompt + tokens[:-1]
-                    sequences.append(TokenSequence(ids, tuple((t,) for t in tokens)))
+        sequences = [
+            sequence
+            for request, item in zip(requests, prepared, strict=True)
+            for sequence in item.sequences(request.readout)
+        ]
 
         results = self._run(sequences)
 

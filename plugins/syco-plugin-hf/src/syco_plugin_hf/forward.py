@@ -7,16 +7,16 @@ Two ways to run a batch of token sequences:
   only the final positions through the output layer (``logits_to_keep``);
 - :func:`forward_token_tree` merges the sequences into one token tree, in
   which a prefix that several sequences share is a single branch, and runs
-  the tree as one row: each token attends to its ancestors only and takes its
-  depth as its position, so every sequence sees exactly what it would see
-  alone, while each shared token is computed once and nothing is padded.
+  the tree as one row. Each token attends to its ancestors only and takes its
+  depth as its position, so every sequence gets exactly the context it would
+  have alone, while each shared token is computed once and nothing is padded.
 
 Log-softmax runs in float32 over the whole vocabulary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -30,6 +30,7 @@ __all__ = [
     "forward_token_tree",
     "shared_length",
     "split_by_nodes",
+    "weakest_cut",
 ]
 
 TREE_ATTENTION = frozenset({"sdpa", "eager"})
@@ -64,6 +65,20 @@ def shared_length(left: Sequence[int], right: Sequence[int]) -> int:
             break
         length += 1
     return length
+
+
+def weakest_cut(start: int, end: int, shared_before: Callable[[int], int]) -> int:
+    """Return where to end a group of sorted items ``start`` to ``end`` (exclusive) early.
+
+    The cut falls in the group's second half, before the item that shares the
+    fewest tokens with the one before it (``shared_before(cut)``), the latest
+    such item on a tie, so that a shared prefix is rarely split. A group of one
+    item stays whole.
+    """
+    if end - start <= 1:
+        return end
+    candidates = range(start + (end - start + 1) // 2, end + 1)
+    return min(candidates, key=lambda cut: (shared_before(cut), -cut))
 
 
 @dataclass(frozen=True)
@@ -144,11 +159,8 @@ def split_by_nodes(sequences: Sequence[TokenSequence], max_nodes: int) -> Iterat
                 break
             nodes += added
             end += 1
-        if end < len(order) and end - start > 1:
-            end = min(
-                range(start + (end - start + 1) // 2, end + 1),
-                key=lambda cut: (shared[cut], -cut),
-            )
+        if end < len(order):
+            end = weakest_cut(start, end, shared.__getitem__)
         yield order[start:end]
         start = end
 
@@ -211,14 +223,10 @@ def forward_token_tree(model: Any, sequences: Sequence[TokenSequence]) -> list[L
         ).logits
     logprobs = logits[0].float().log_softmax(dim=-1)
     results: list[LogProbs] = []
-    row = 0
+    first = 0
     for sequence in sequences:
-        values = []
-        for targets in sequence.targets:
-            picked = logprobs[row, list(targets)]
-            values.append([float(v) for v in picked.cpu().tolist()])
-            row += 1
-        results.append(values)
+        results.append(_pick_targets(logprobs[first : first + sequence.reads], sequence))
+        first += sequence.reads
     return results
 
 
@@ -239,12 +247,15 @@ def _left_pad(
 def _read_targets(logits: Any, sequences: Sequence[TokenSequence]) -> list[LogProbs]:
     keep = logits.shape[1]
     logprobs = logits.float().log_softmax(dim=-1)
-    results: list[LogProbs] = []
-    for row, sequence in enumerate(sequences):
-        first = keep - sequence.reads
-        values = []
-        for offset, targets in enumerate(sequence.targets):
-            picked = logprobs[row, first + offset, list(targets)]
-            values.append([float(v) for v in picked.cpu().tolist()])
-        results.append(values)
-    return results
+    return [
+        _pick_targets(logprobs[row, keep - sequence.reads :], sequence)
+        for row, sequence in enumerate(sequences)
+    ]
+
+
+def _pick_targets(rows: Any, sequence: TokenSequence) -> LogProbs:
+    """Return the log-probabilities of ``sequence``'s targets, one row per read position."""
+    return [
+        [float(value) for value in row[list(targets)].cpu().tolist()]
+        for row, targets in zip(rows, sequence.targets, strict=True)
+    ]

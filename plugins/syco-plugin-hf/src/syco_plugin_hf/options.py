@@ -44,7 +44,7 @@ class HFOptions(BackendOptions):
     """CPU threads for torch; ``None`` keeps torch's default."""
     prefix_reuse: bool = True
     """Run each batch as a token tree, so that a prefix its prompts share is
-    computed once; without it, batches are left-padded."""
+    computed once. Without it, batches are left-padded."""
 
     @field_validator("device")
     @classmethod

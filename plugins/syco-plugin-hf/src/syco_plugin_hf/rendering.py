@@ -18,6 +18,8 @@ from sycocore.errors import BackendError, ConfigError
 from sycocore.prompts import render_chat, render_plain, template_hash
 from sycocore.schemas import Conversation, Message, Readout, ScoreRequest
 
+from .forward import TokenSequence
+
 __all__ = ["EXAMPLE_CONVERSATION", "BosHandling", "PreparedRequest", "PromptRenderer"]
 
 logger = logging.getLogger(__name__)
@@ -42,16 +44,21 @@ class PreparedRequest:
     candidates: tuple[tuple[int, ...], ...]
     """Tokens of each candidate as they follow the prompt."""
 
-    def sequences(self, readout: Readout) -> list[tuple[tuple[int, ...], int]]:
-        """Return the sequences to run and how many final positions each needs.
+    def sequences(self, readout: Readout) -> list[TokenSequence]:
+        """Return the sequences to run, with the tokens to read at their final positions.
 
-        The next-token readout runs the prompt once and reads its last position.
-        The continuation readout runs the prompt plus each candidate without its
-        last token, and reads the positions that predict the candidate's tokens.
+        The next-token readout runs the prompt once and reads the first token of
+        every candidate at its last position. The continuation readout runs the
+        prompt plus each candidate without its last token, and reads each
+        candidate token at the position that predicts it.
         """
         if readout is Readout.NEXT_TOKEN:
-            return [(self.prompt, 1)]
-        return [(self.prompt + tokens[:-1], len(tokens)) for tokens in self.candidates]
+            first_tokens = tuple(tokens[0] for tokens in self.candidates)
+            return [TokenSequence(self.prompt, (first_tokens,))]
+        return [
+            TokenSequence(self.prompt + tokens[:-1], tuple((token,) for token in tokens))
+            for tokens in self.candidates
+        ]
 
 
 class PromptRenderer:
