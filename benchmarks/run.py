@@ -212,6 +212,18 @@ def _lm_eval_worker(
         prompt["key"]: float(results[2 * i][0]) - float(results[2 * i + 1][0])
         for i, prompt in enumerate(prompts)
     }
+    return _peer_result(prompts, margins, spawned, started, finished, cpu_started)
+
+
+def _peer_result(
+    prompts: list[dict[str, Any]],
+    margins: Margins,
+    spawned: float,
+    started: float,
+    finished: float,
+    cpu_started: float,
+) -> dict[str, Any]:
+    """Build a peer worker's result from its wall-clock marks and its CPU time since scoring."""
     return {
         "prompts": len(prompts),
         "startup_s": started - spawned,
@@ -256,14 +268,7 @@ def _transformers_worker(
             a, b = logprobs[row, letter_ids].tolist()
             margins[prompt["key"]] = a - b
     finished = time.time()
-    return {
-        "prompts": len(prompts),
-        "startup_s": started - spawned,
-        "scoring_s": finished - started,
-        "scoring_cpu_s": time.process_time() - cpu_started,
-        "total_s": finished - spawned,
-        "margins": margins,
-    }
+    return _peer_result(prompts, margins, spawned, started, finished, cpu_started)
 
 
 def _llama_cpp_worker(
@@ -297,14 +302,7 @@ def _llama_cpp_worker(
         margins[prompt["key"]] = float(logprobs[letter_ids[0]] - logprobs[letter_ids[1]])
     finished = time.time()
     llm.close()
-    return {
-        "prompts": len(prompts),
-        "startup_s": started - spawned,
-        "scoring_s": finished - started,
-        "scoring_cpu_s": time.process_time() - cpu_started,
-        "total_s": finished - spawned,
-        "margins": margins,
-    }
+    return _peer_result(prompts, margins, spawned, started, finished, cpu_started)
 
 
 def _matmul_worker(
